@@ -1,0 +1,7 @@
+"""`python -m cnnbench`: see cnnbench.cli."""
+
+import sys
+
+from cnnbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,102 @@
+"""What differs between the TensorFlow, PyTorch and JAX backends, in one small place.
+
+Which GPUs a backend sees, where a tensor actually lives, how to wait for queued
+work, and the library versions a result was produced with. Everything else in
+cnnbench is backend-neutral Keras.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+
+BACKENDS = ("tensorflow", "torch", "jax")
+DEVICES = ("auto", "cpu", "gpu")
+
+
+class DeviceError(Exception):
+    """The requested device is not what the backend can run on."""
+
+
+def hide_gpus(environ: dict[str, str] | os._Environ = os.environ) -> None:
+    """Make every backend see the CPU alone. Only works before the backend is imported."""
+    environ["CUDA_VISIBLE_DEVICES"] = ""  # TensorFlow and PyTorch
+    environ["JAX_PLATFORMS"] = "cpu"
+
+
+def gpu_names(backend: str) -> list[str]:
+    """Names of the GPUs the (already chosen) backend can use, in device order."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+                for g in gpus]  # fmt: skip
+    if backend == "torch":
+        import torch
+
+        if not torch.cuda.is_available():
+            return []
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    if backend == "jax":
+        import jax
+
+        try:
+            return [d.device_kind for d in jax.devices("gpu")]
+        except RuntimeError:  # no GPU platform initialised
+            return []
+    raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+
+
+def device_of(tensor) -> str:
+    """'cpu' or the GPU's name, read from where `tensor` (a backend array) lives."""
+    device = getattr(tensor, "device", None)
+    if hasattr(tensor, "devices"):  # jax.Array
+        (device,) = tensor.devices()
+        return "cpu" if device.platform == "cpu" else device.device_kind
+    if type(device).__module__.startswith("torch"):
+        if device.type == "cpu":
+            return "cpu"
+        import torch
+
+        return torch.cuda.get_device_name(device)
+    if isinstance(device, str):  # tensorflow: '/job:localhost/.../device:GPU:0'
+        kind, _, index = device.rpartition("device:")[2].partition(":")
+        if kind == "CPU":
+            return "cpu"
+        import tensorflow as tf
+
+        gpu = tf.config.list_physical_devices("GPU")[int(index or 0)]
+        return tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+    raise TypeError(f"cannot tell where a {type(tensor).__name__} lives")
+
+
+def synchronize(backend: str) -> None:
+    """Wait for queued device work before a clock is read."""
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+    elif backend == "jax":
+        import jax
+
+        jax.effects_barrier()
+    # TensorFlow's eager ops and tf.function calls return once their results are ready.
+
+
+def library_versions(backend: str) -> dict[str, str]:
+    """python, keras, numpy and the backend's own libraries, as installed."""
+    import keras
+    import numpy
+
+    versions = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+    }
+    modules = {"tensorflow": ["tensorflow"], "torch": ["torch"], "jax": ["jax", "jaxlib"]}
+    for name in modules[backend]:
+        versions[name] = importlib.import_module(name).__version__
+    return versions

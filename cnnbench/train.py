@@ -1,0 +1,197 @@
+"""One training run of the report's CNN, timed and checked, as a `RunResult`.
+
+    from cnnbench.train import RunConfig, run
+    result = run(RunConfig(filters=16, epochs=10))
+    print(result.to_dict())
+
+The backend is the one keras was imported with (`KERAS_BACKEND`). Timing follows
+the report: `runtime_s` is the whole `fit` (all epochs, each with its validation
+pass); `first_epoch_s` carries tracing/compilation and is reported apart from
+`steady_epoch_s`, the median of the later epochs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import keras
+
+from cnnbench import backend as backends
+from cnnbench.data import Mnist, load
+from cnnbench.model import build_model, train_flops_per_sample
+
+TRAIN_SIZE = 55000
+EVAL_BATCH_SIZE = 500  # evaluation batch size only changes speed, not the numbers
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    filters: int = 16
+    learning_rate: float = 0.1  # the report's best of 0.1 .. 0.0001
+    epochs: int = 10
+    batch_size: int = 50  # 55000 / 50 = 1100 steps an epoch, as in the report
+    seed: int = 0
+    device: str = "auto"  # 'cpu', 'gpu' or 'auto' (the backend's default placement)
+    train_subset: int | None = None  # train on the first N images, for quick runs
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.filters < 1:
+            problems.append(f"filters must be >= 1, got {self.filters}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            problems.append(f"learning rate must be > 0, got {self.learning_rate}")
+        if self.epochs < 1:
+            problems.append(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            problems.append(f"batch size must be >= 1, got {self.batch_size}")
+        if self.device not in backends.DEVICES:
+            problems.append(f"device must be one of {', '.join(backends.DEVICES)}, "
+                            f"got {self.device!r}")  # fmt: skip
+        if self.train_subset is not None and not 1 <= self.train_subset <= TRAIN_SIZE:
+            problems.append(f"train subset must be in 1..{TRAIN_SIZE}, got {self.train_subset}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class RunResult:
+    backend: str
+    device: str  # 'cpu' or the GPU's name, read from where the weights live
+    filters: int
+    params: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    train_samples: int
+    history: dict[str, list[float]]  # loss, accuracy, val_loss, val_accuracy, epoch_seconds
+    val_accuracy: float
+    val_loss: float
+    test_accuracy: float
+    test_error: float
+    runtime_s: float
+    first_epoch_s: float
+    steady_epoch_s: float | None  # None when there is only one epoch
+    samples_per_s: float | None  # train_samples / steady_epoch_s
+    flops_per_sample: int
+    versions: dict[str, str] = field(default_factory=dict)
+    data_source: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall-clock seconds of each epoch, its validation pass included.
+
+    Keras turns the epoch's logs into Python floats before `on_epoch_end`, which
+    waits for the device, so the clock is read after the work is done.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def _placement(device: str, backend: str) -> contextlib.AbstractContextManager:
+    gpus = backends.gpu_names(backend)
+    if device == "gpu":
+        if not gpus:
+            raise backends.DeviceError(
+                f"device 'gpu' requested, but the {backend} backend sees no GPU"
+            )
+        return keras.device("gpu:0")
+    if device == "cpu" and gpus:
+        return keras.device("cpu:0")
+    return contextlib.nullcontext()
+
+
+def _check_placement(requested: str, actual: str, backend: str) -> None:
+    if (requested == "cpu") != (actual == "cpu") and requested != "auto":
+        raise backends.DeviceError(
+            f"device {requested!r} requested, but the {backend} backend placed the model on "
+            f"{actual!r}"
+        )
+
+
+def run(
+    config: RunConfig,
+    data: Mnist | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> RunResult:
+    """Train a fresh model as `config` says and return what the report recorded, and more.
+
+    `data` defaults to `cnnbench.data.load()`; `callbacks` (e.g. a progress display)
+    are passed to `fit`.
+    """
+    data = load() if data is None else data
+    backend = keras.backend.backend()
+    n = config.train_subset or len(data.x_train)
+    x_train, y_train = data.x_train[:n], data.y_train[:n]
+
+    with _placement(config.device, backend):
+        keras.utils.set_random_seed(config.seed)
+        model = build_model(config.filters)
+        device = backends.device_of(model.weights[0].value)
+        _check_placement(config.device, device, backend)
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=config.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        timer = EpochTimer()
+        start = time.perf_counter()
+        fit = model.fit(
+            x_train,
+            y_train,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            validation_data=(data.x_val, data.y_val),
+            callbacks=[timer, *callbacks],
+            verbose=0,
+        )
+        runtime = time.perf_counter() - start
+        test_loss, test_accuracy = model.evaluate(
+            data.x_test, data.y_test, batch_size=EVAL_BATCH_SIZE, verbose=0
+        )
+
+    history = {key: [float(v) for v in fit.history[key]]
+               for key in ("loss", "accuracy", "val_loss", "val_accuracy")}  # fmt: skip
+    history["epoch_seconds"] = timer.seconds
+    steady = statistics.median(timer.seconds[1:]) if len(timer.seconds) > 1 else None
+    return RunResult(
+        backend=backend,
+        device=device,
+        filters=config.filters,
+        params=model.count_params(),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        seed=config.seed,
+        train_samples=n,
+        history=history,
+        val_accuracy=history["val_accuracy"][-1],
+        val_loss=history["val_loss"][-1],
+        test_accuracy=float(test_accuracy),
+        test_error=1.0 - float(test_accuracy),
+        runtime_s=runtime,
+        first_epoch_s=timer.seconds[0],
+        steady_epoch_s=steady,
+        samples_per_s=n / steady if steady else None,
+        flops_per_sample=train_flops_per_sample(config.filters),
+        versions=backends.library_versions(backend),
+        data_source=data.source,
+    )

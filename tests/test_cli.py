@@ -1,0 +1,88 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cnnbench.cli import main
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--filters", "0"], "filters must be >= 1, got 0"),
+        (["run", "--lr", "0"], "learning rate must be > 0"),
+        (["run", "--lr", "-0.1"], "learning rate must be > 0"),
+        (["run", "--backend", "caffe"], "invalid choice: 'caffe'"),
+        (["run", "--data", "/no/such/mnist.npz"], "data path /no/such/mnist.npz does not exist"),
+        (["run", "--filters", "eight"], "invalid int value: 'eight'"),
+        (["data", "--data", "/no/such/mnist.npz"], "/no/such/mnist.npz does not exist"),
+        (["fly"], "invalid choice: 'fly'"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("cnnbench: error: ")
+    assert message in err
+
+
+def test_unknown_backend_in_environment(monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_BACKEND", "theano")
+    assert main(["run"]) == 2
+    assert "unknown backend 'theano' (KERAS_BACKEND)" in capsys.readouterr().err
+
+
+def test_data_command_names_source_and_path(mnist, capsys):
+    assert main(["data", "--data", str(mnist.path)]) == 0
+    out = capsys.readouterr().out
+    assert f"explicit path {mnist.path}" in out and f"path: {mnist.path}" in out
+
+
+def _run_cli(args, env_backend, tmp_path):
+    import os
+
+    env = {**os.environ, "KERAS_BACKEND": env_backend}
+    return subprocess.run([sys.executable, "-m", "cnnbench", *args], env=env,
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_run_prints_report_summary_and_writes_json(backend, tmp_path):
+    out = tmp_path / "r.json"
+    done = _run_cli(["run", "--filters", "8", "--epochs", "1", "--json", str(out)],
+                    backend, tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for line in ["Training has been completed", f"Backend: {backend} on cpu",
+                 "Total number of Epochs trained: 1", "Batch size: 50", "Learning rate: 0.1",
+                 "Number of units: 128", "Number of filters: 8",
+                 "Total number of parameters: 52258"]:  # fmt: skip
+        assert line in done.stdout
+    assert "epoch 1/1" in done.stderr  # the per-epoch progress line
+    result = json.loads(out.read_text())
+    assert (result["backend"], result["params"], result["epochs"]) == (backend, 52258, 1)
+    assert result["val_accuracy"] >= 0.96
+
+
+@pytest.mark.slow
+def test_other_backend_runs_in_a_fresh_process(backend, tmp_path, capfd):
+    import keras  # noqa: F401  (the backend of this process is now fixed)
+
+    other = "jax" if backend != "jax" else "torch"
+    out = tmp_path / "other.json"
+    argv = ["run", "--backend", other, "--filters", "4", "--epochs", "1",
+            "--train-subset", "500", "--json", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert json.loads(out.read_text())["backend"] == other
+
+
+def test_gpu_device_without_gpu_exits_2(backend, tmp_path):
+    from cnnbench.backend import gpu_names
+
+    if gpu_names(backend):
+        pytest.skip(f"this machine has a GPU visible to {backend}")
+    done = _run_cli(["run", "--device", "gpu", "--epochs", "1"], backend, tmp_path)
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == f"cnnbench: error: device 'gpu' requested, but the {backend} backend sees no GPU"
