@@ -31,8 +31,9 @@ def gpu_names(backend: str) -> list[str]:
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
-        return [tf.config.experimental.get_device_details(g).get("device_name", g.name)
-                for g in gpus]  # fmt: skip
+        return [
+            tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
+        ]
     if backend == "torch":
         import torch
 

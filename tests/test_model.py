@@ -21,8 +21,14 @@ def test_layers_and_output_shape():
     model = build_model(16)
     assert model.output_shape == (None, 10)
     assert [layer.name for layer in model.layers] == [
-        "conv1", "pool1", "conv2", "pool2", "flatten", "dense", "logits"
-    ]  # fmt: skip
+        "conv1",
+        "pool1",
+        "conv2",
+        "pool2",
+        "flatten",
+        "dense",
+        "logits",
+    ]
     assert model.get_layer("flatten").output.shape == (None, 7 * 7 * 16)
 
 

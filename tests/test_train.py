@@ -7,11 +7,28 @@ from cnnbench import backend as backends
 from cnnbench.train import RunConfig, RunResult, run
 
 RESULT_KEYS = [
-    "backend", "device", "filters", "params", "epochs", "batch_size", "learning_rate", "seed",
-    "train_samples", "history", "val_accuracy", "val_loss", "test_accuracy", "test_error",
-    "runtime_s", "first_epoch_s", "steady_epoch_s", "samples_per_s", "flops_per_sample",
-    "versions", "data_source",
-]  # fmt: skip
+    "backend",
+    "device",
+    "filters",
+    "params",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "seed",
+    "train_samples",
+    "history",
+    "val_accuracy",
+    "val_loss",
+    "test_accuracy",
+    "test_error",
+    "runtime_s",
+    "first_epoch_s",
+    "steady_epoch_s",
+    "samples_per_s",
+    "flops_per_sample",
+    "versions",
+    "data_source",
+]
 
 
 @pytest.mark.parametrize(
@@ -47,8 +64,7 @@ def test_one_epoch_on_real_mnist_learns(mnist, backend):
     assert d["val_accuracy"] >= 0.96  # one epoch lands near 0.97 on this model
     assert d["test_error"] == pytest.approx(1 - d["test_accuracy"])
     assert d["test_error"] <= 0.05
-    assert set(d["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy",
-                                 "epoch_seconds"}  # fmt: skip
+    assert set(d["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"}
     assert all(len(v) == 1 for v in d["history"].values())
     assert d["first_epoch_s"] == d["history"]["epoch_seconds"][0] <= d["runtime_s"]
     assert d["steady_epoch_s"] is None and d["samples_per_s"] is None  # one epoch: no steady state
