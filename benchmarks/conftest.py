@@ -12,16 +12,13 @@ runs that file already holds with the same settings, backend, device and version
 from __future__ import annotations
 
 import os
-import platform
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from cnnbench import checks, results
-from cnnbench.backend import BACKENDS, DEVICES, gpu_names, hide_gpus, library_versions
+from cnnbench.backend import BACKENDS, DEVICES, gpu_names, hide_gpus, machine_info
 
 SESSION = pytest.StashKey["BenchSession"]()
 
@@ -88,7 +85,7 @@ class BenchSession:
     backend: str
     device: str  # as requested: auto, cpu or gpu
     device_name: str  # what the backend will run on: 'cpu' or the GPU's name
-    versions: dict[str, str]
+    machine: dict  # backend, device, CPU, GPU and driver, library versions
     results_path: Path
     filters: list[int]
     learning_rates: list[float]
@@ -138,7 +135,7 @@ class BenchSession:
             "batch_size": 50,
             "train_samples": self.train_subset or 55000,
             "seed": self.seed,
-            "versions": self.versions,
+            "versions": self.machine["versions"],
         }
 
     def already_done(self, expected: dict) -> list[dict]:
@@ -192,7 +189,13 @@ class BenchSession:
             floor = checks.floor_for(result).reason
             results.append(
                 self.results_path,
-                {"benchmark": name, "round": len(runs) - 1, "floor": floor, "result": result},
+                {
+                    "benchmark": name,
+                    "round": len(runs) - 1,
+                    "floor": floor,
+                    "machine": self.machine,
+                    "result": result,
+                },
             )
             self.write(
                 f"{label} done: runtime {result['runtime_s']:.1f} s, "
@@ -237,7 +240,7 @@ def pytest_configure(config):
         backend=backend,
         device=device,
         device_name=device_name,
-        versions=library_versions(backend),
+        machine=machine_info(backend, device_name),
         results_path=results_path,
         filters=_csv(int, "filters")(config.getoption("--filters")),
         learning_rates=_csv(float, "lrs")(config.getoption("--lrs")),
@@ -275,40 +278,6 @@ def bench(request) -> BenchSession:
     return request.config.stash[SESSION]
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _nvidia_driver() -> str | None:
-    if shutil.which("nvidia-smi") is None:
-        return None
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.strip().splitlines()[0] if out.strip() else None
-
-
 def pytest_benchmark_update_machine_info(config, machine_info):
     s = config.stash[SESSION]
-    machine_info["cnnbench"] = {
-        "backend": s.backend,
-        "device": s.device_name,
-        "device_kind": s.kind,
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "gpu": None if s.kind == "cpu" else s.device_name,
-        "gpu_driver": None if s.kind == "cpu" else _nvidia_driver(),
-        "versions": s.versions,
-    }
+    machine_info["cnnbench"] = s.machine

@@ -10,6 +10,9 @@ from __future__ import annotations
 import importlib
 import os
 import platform
+import shutil
+import subprocess
+from pathlib import Path
 
 BACKENDS = ("tensorflow", "torch", "jax")
 DEVICES = ("auto", "cpu", "gpu")
@@ -101,3 +104,40 @@ def library_versions(backend: str) -> dict[str, str]:
     for name in modules[backend]:
         versions[name] = importlib.import_module(name).__version__
     return versions
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _nvidia_driver() -> str | None:
+    if shutil.which("nvidia-smi") is None:
+        return None
+    cmd = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.splitlines()[0] if out else None
+
+
+def machine_info(backend: str, device: str) -> dict:
+    """Where a result came from: backend, device, CPU model and cores, GPU driver, versions."""
+    gpu = device != "cpu"
+    return {
+        "backend": backend,
+        "device": device,
+        "device_kind": "gpu" if gpu else "cpu",
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "gpu": device if gpu else None,
+        "gpu_driver": _nvidia_driver() if gpu else None,
+        "host": platform.node(),
+        "versions": library_versions(backend),
+    }
