@@ -1,0 +1,544 @@
+"""Turn benchmark results into the comparison: rich tables, PNG figures, summary.md.
+
+    python -m cnnbench.report FILE_OR_DIR [...] [--out DIR] [--compare BASE.json]
+                              [--fail-above PCT]
+
+Reads pytest-benchmark JSON (`--benchmark-json`) and results files (`*.jsonl`) from
+any mix of backends, devices and machines; a folder stands for its *.json and *.jsonl.
+A run found in both kinds of file counts once. Prints the runtime table (one row per
+filter count, one column per backend x device, the 2017 references beside them) and
+the learning-rate table, writes the figures and `summary.md` to `--out` (default
+`reports/`). `--compare BASE.json` prints new/base runtime ratios; with
+`--fail-above PCT` it exits 1 when any runtime regressed by more than PCT percent.
+
+Bad input (a missing, empty, truncated or foreign file) ends in one line naming the
+file and the problem, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from cnnbench import results
+
+EXIT_USAGE = 2
+EXIT_REGRESSION = 1
+TARGET_ACCURACY = 0.99  # "time to 99% validation accuracy"
+MISSING = "—"
+
+
+@dataclass(frozen=True)
+class Reference:
+    params: int
+    cpu_s: float | None
+    gpu_s: float | None
+    val_accuracy: float | None
+    test_error: float | None
+
+
+# The 2017 report (TF 1.x, a 4-core laptop and its GPU): Table 1 and the printed summaries.
+REFERENCE_2017 = {
+    8: Reference(52258, 133.91, 48.83, 0.987, 0.0131),
+    16: Reference(104250, 160.65, 65.97, 0.990, 0.0120),
+    32: Reference(211690, 277.25, 78.77, 0.989, 0.0113),
+    64: Reference(440394, 697.42, 144.25, 0.989, 0.0113),
+    128: Reference(953098, None, 278.69, None, None),
+    256: Reference(2199690, None, 623.43, None, None),
+}
+REPORT_CONFIG = (10, 55000, 50)  # epochs, training images, batch size: the report's runs
+
+
+class ReportError(Exception):
+    """Input the report cannot use; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One thing being compared: a backend on a device, with an implementation/profile."""
+
+    backend: str
+    device: str
+    impl: str = "keras"
+    profile: str | None = "default"
+
+    @property
+    def label(self) -> str:
+        how = self.impl if self.profile is None else f"{self.impl} {self.profile}"
+        return f"{self.backend} · {self.device} · {how}"
+
+    @property
+    def kind(self) -> str:
+        return "cpu" if self.device == "cpu" else "gpu"
+
+
+@dataclass(frozen=True)
+class Run:
+    result: dict
+    benchmark: str
+    source: str
+    machine: dict | None = None
+    date: str | None = None
+
+    @property
+    def column(self) -> Column:
+        r = self.result
+        impl = r.get("impl", "keras")
+        profile = r.get("profile", "default") if impl == "keras" else None
+        return Column(r["backend"], r["device"], impl, profile)
+
+    @property
+    def config(self) -> tuple[int, int, int]:
+        return (self.result["epochs"], self.result["train_samples"], self.result["batch_size"])
+
+
+@dataclass
+class Loaded:
+    runs: list[Run] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+REQUIRED = (
+    "backend",
+    "device",
+    "filters",
+    "params",
+    "learning_rate",
+    "epochs",
+    "batch_size",
+    "train_samples",
+    "history",
+    "val_accuracy",
+    "test_error",
+    "runtime_s",
+)
+
+
+def _check_result(result: object, where: str) -> dict:
+    if not isinstance(result, dict):
+        raise ReportError(f"{where}: a run is not a JSON object")
+    missing = [key for key in REQUIRED if key not in result]
+    if missing:
+        raise ReportError(f"{where}: a run lacks {', '.join(missing)}")
+    return result
+
+
+def _read_benchmark_json(path: Path) -> Loaded:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ReportError(f"{path}: not JSON (not UTF-8 text)") from None
+    if not text.strip():
+        raise ReportError(f"{path}: empty file")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        if err.pos >= len(text.rstrip()):
+            raise ReportError(f"{path}: truncated JSON (ends inside a value)") from None
+        raise ReportError(f"{path}: not JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        raise ReportError(f"{path}: not pytest-benchmark output (no 'benchmarks' list)")
+    machine = (doc.get("machine_info") or {}).get("cnnbench")
+    loaded, foreign = Loaded(), 0
+    for bench in doc["benchmarks"]:
+        runs = (bench.get("extra_info") or {}).get("runs") if isinstance(bench, dict) else None
+        if not isinstance(runs, list) or not runs:
+            foreign += 1
+            continue
+        name = bench.get("name", "?")
+        for result in runs:
+            _check_result(result, f"{path}: {name}")
+            loaded.runs.append(Run(result, name, str(path), machine, doc.get("datetime")))
+    if not loaded.runs:
+        raise ReportError(
+            f"{path}: pytest-benchmark output with no cnnbench benchmarks ({foreign} other)"
+        )
+    if foreign:
+        loaded.notes.append(f"{path}: skipped {foreign} benchmark(s) that are not cnnbench's")
+    return loaded
+
+
+def _read_results_file(path: Path) -> Loaded:
+    try:
+        records = results.read(path)
+    except results.ResultsError as err:
+        raise ReportError(str(err)) from None
+    if not records:
+        raise ReportError(f"{path}: empty file")
+    loaded = Loaded()
+    for number, record in enumerate(records, start=1):
+        result = _check_result(record["result"], f"{path}:{number}")
+        loaded.runs.append(
+            Run(result, record.get("benchmark", "?"), str(path), record.get("machine"), None)
+        )
+    return loaded
+
+
+def _expand(paths: Iterable[str]) -> list[Path]:
+    files = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted([*path.glob("*.json"), *path.glob("*.jsonl")])
+            if not found:
+                raise ReportError(f"{path}: folder has no *.json or *.jsonl files")
+            files += found
+        elif not path.exists():
+            raise ReportError(f"{path}: no such file")
+        else:
+            files.append(path)
+    return files
+
+
+def load(paths: Iterable[str]) -> Loaded:
+    """All runs in the given files and folders, each run once."""
+    loaded, seen = Loaded(), set()
+    for path in _expand(paths):
+        part = _read_results_file(path) if path.suffix == ".jsonl" else _read_benchmark_json(path)
+        loaded.notes += part.notes
+        for run in part.runs:
+            key = json.dumps(run.result, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                loaded.runs.append(run)
+    return loaded
+
+
+def time_to_accuracy(result: dict, target: float = TARGET_ACCURACY) -> float | None:
+    """Seconds of training until the first epoch whose validation accuracy reaches target."""
+    elapsed = 0.0
+    history = result["history"]
+    for seconds, accuracy in zip(history["epoch_seconds"], history["val_accuracy"], strict=True):
+        elapsed += seconds
+        if accuracy >= target:
+            return elapsed
+    return None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Several rounds of one measurement, summarised."""
+
+    runs: tuple[dict, ...]
+
+    def median(self, key: str) -> float | None:
+        values = [r[key] for r in self.runs if r.get(key) is not None]
+        return statistics.median(values) if values else None
+
+    @property
+    def spread(self) -> tuple[float, float] | None:
+        times = [r["runtime_s"] for r in self.runs]
+        return (min(times), max(times)) if len(times) > 1 else None
+
+    @property
+    def time_to_target(self) -> tuple[float | None, int]:
+        """(median seconds over the rounds that reached it, how many did)."""
+        times = [t for t in map(time_to_accuracy, self.runs) if t is not None]
+        return (statistics.median(times) if times else None, len(times))
+
+    @property
+    def gflops(self) -> float | None:
+        rate = self.median("samples_per_s")
+        return None if rate is None else rate * self.runs[0]["flops_per_sample"] / 1e9
+
+
+def cells(runs: list[Run]) -> dict[tuple, dict[Column, Cell]]:
+    """{(config, filters, learning_rate): {column: Cell}}."""
+    grouped: dict[tuple, dict[Column, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        r = run.result
+        grouped[(run.config, r["filters"], r["learning_rate"])][run.column].append(r)
+    return {
+        key: {col: Cell(tuple(rs)) for col, rs in by_col.items()} for key, by_col in grouped.items()
+    }
+
+
+def config_title(config: tuple[int, int, int]) -> str:
+    epochs, samples, batch = config
+    return f"{epochs} epochs × {samples} images, batch {batch}"
+
+
+@dataclass
+class TableModel:
+    title: str
+    headers: list[str]
+    rows: list[list[list[str]]]  # each cell is a list of lines
+    caption: str = ""
+
+
+def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
+    return MISSING if value is None else f"{value:{spec}}{suffix}"
+
+
+def _accuracy_line(cell: Cell) -> str:
+    return f"val {cell.median('val_accuracy'):.4f} · err {cell.median('test_error'):.4f}"
+
+
+def _runtime_cell(cell: Cell | None, reference: Reference | None, full_length: bool, kind: str):
+    if cell is None:
+        return [MISSING]
+    runtime = cell.median("runtime_s")
+    spread = cell.spread
+    lines = [f"{runtime:.1f} s" + (f" ({spread[0]:.1f}–{spread[1]:.1f})" if spread else "")]
+    lines.append(f"{_fmt(cell.median('steady_epoch_s'), '.2f', ' s')}/epoch")
+    lines.append(_accuracy_line(cell))
+    seconds, reached = cell.time_to_target
+    n = len(cell.runs)
+    if seconds is None:
+        lines.append("99%: not reached")
+    else:
+        lines.append(f"99%: {seconds:.1f} s" + (f" ({reached}/{n} rounds)" if reached < n else ""))
+    ref_s = None if reference is None else (reference.cpu_s if kind == "cpu" else reference.gpu_s)
+    if full_length and ref_s is not None:
+        lines.append(f"×{ref_s / runtime:.2f} vs 2017 {kind.upper()}")
+    return lines
+
+
+def runtime_tables(grid: dict[tuple, dict[Column, Cell]]) -> list[TableModel]:
+    """One table per configuration of the learning-rate-0.1 runs (the filter sweep)."""
+    tables = []
+    configs = sorted({config for (config, _, lr) in grid if lr == 0.1}, reverse=True)
+    for config in configs:
+        keys = sorted(k for k in grid if k[0] == config and k[2] == 0.1)
+        columns = sorted({col for k in keys for col in grid[k]}, key=lambda c: c.label)
+        full = config == REPORT_CONFIG
+        rows = []
+        for key in keys:
+            filters = key[1]
+            ref = REFERENCE_2017.get(filters)
+            params = next(iter(grid[key].values())).runs[0]["params"]
+            row = [[str(filters)], [f"{params:,}"]]
+            row += [_runtime_cell(grid[key].get(col), ref, full, col.kind) for col in columns]
+            row += [[_fmt(ref and ref.cpu_s, ".2f", " s")], [_fmt(ref and ref.gpu_s, ".2f", " s")]]
+            rows.append(row)
+        headers = ["Filters", "Params", *(c.label for c in columns), "2017 CPU", "2017 GPU"]
+        caption = (
+            "Each cell: full-training runtime (median over rounds, min–max when several), "
+            "steady-state seconds per epoch, final validation accuracy and test error, "
+            "training time until validation accuracy first reached 0.99"
+            + (
+                ", speed-up over the 2017 runtime on the same kind of device."
+                if full
+                else ". Shortened runs: no speed-up against the 2017 full runs."
+            )
+        )
+        tables.append(
+            TableModel(
+                f"Runtime vs filters, lr 0.1 ({config_title(config)})", headers, rows, caption
+            )
+        )
+    return tables
+
+
+def learning_rate_tables(grid: dict[tuple, dict[Column, Cell]]) -> list[TableModel]:
+    """Final validation accuracy and test error per learning rate, at 16 filters."""
+    tables = []
+    for config in sorted({k[0] for k in grid if k[1] == 16}, reverse=True):
+        keys = sorted((k for k in grid if k[0] == config and k[1] == 16), key=lambda k: -k[2])
+        if len(keys) < 2:
+            continue  # a single learning rate is no learning-rate experiment
+        columns = sorted({col for k in keys for col in grid[k]}, key=lambda c: c.label)
+        rows = []
+        for key in keys:
+            row = [[f"{key[2]:g}"]]
+            for col in columns:
+                cell = grid[key].get(col)
+                row.append([MISSING] if cell is None else [_accuracy_line(cell)])
+            rows.append(row)
+        tables.append(
+            TableModel(
+                f"Learning rate at 16 filters ({config_title(config)})",
+                ["Learning rate", *(c.label for c in columns)],
+                rows,
+                "Final validation accuracy and test error (median over rounds).",
+            )
+        )
+    return tables
+
+
+def efficiency_tables(grid: dict[tuple, dict[Column, Cell]]) -> list[TableModel]:
+    """Steady-state throughput and achieved GFLOP/s of the filter sweep."""
+    tables = []
+    for config in sorted({k[0] for k in grid if k[2] == 0.1}, reverse=True):
+        keys = sorted(k for k in grid if k[0] == config and k[2] == 0.1)
+        columns = sorted({col for k in keys for col in grid[k]}, key=lambda c: c.label)
+        if not any(cell.median("samples_per_s") for k in keys for cell in grid[k].values()):
+            continue  # one-epoch runs have no steady state
+        rows = []
+        for key in keys:
+            row = [[str(key[1])]]
+            for col in columns:
+                cell = grid[key].get(col)
+                rate = None if cell is None else cell.median("samples_per_s")
+                row.append(
+                    [MISSING]
+                    if rate is None
+                    else [f"{rate:,.0f} img/s", f"{cell.gflops:.1f} GFLOP/s"]
+                )
+            rows.append(row)
+        tables.append(
+            TableModel(
+                f"Throughput, steady state ({config_title(config)})",
+                ["Filters", *(c.label for c in columns)],
+                rows,
+                "Training images per second of steady-state epoch time; "
+                "achieved GFLOP/s = analytic training FLOPs per image × images/s.",
+            )
+        )
+    return tables
+
+
+def to_rich(model: TableModel) -> Table:
+    table = Table(title=model.title, caption=model.caption, show_lines=True)
+    for i, header in enumerate(model.headers):
+        table.add_column(header, justify="right" if i == 0 else "left")
+    for row in model.rows:
+        table.add_row(*("\n".join(cell) for cell in row))
+    return table
+
+
+def to_markdown(model: TableModel) -> str:
+    lines = [
+        f"### {model.title}",
+        "",
+        "| " + " | ".join(model.headers) + " |",
+        "|" + "---|" * len(model.headers),
+    ]
+    lines += ["| " + " | ".join("<br>".join(cell) for cell in row) + " |" for row in model.rows]
+    if model.caption:
+        lines += ["", model.caption]
+    return "\n".join(lines)
+
+
+def provenance(runs: list[Run]) -> list[str]:
+    """One markdown bullet per column: where its numbers came from."""
+    by_column: dict[Column, list[Run]] = defaultdict(list)
+    for run in runs:
+        by_column[run.column].append(run)
+    lines = []
+    for column in sorted(by_column, key=lambda c: c.label):
+        group = by_column[column]
+        machines = {json.dumps(r.machine, sort_keys=True) for r in group if r.machine}
+        parts = []
+        for text in sorted(machines):
+            m = json.loads(text)
+            gpu = f", GPU {m['gpu']} (driver {m.get('gpu_driver') or '?'})" if m.get("gpu") else ""
+            parts.append(f"{m.get('cpu_model', '?')} ({m.get('cpu_count', '?')} cores){gpu}")
+        versions = sorted(
+            {", ".join(f"{k} {v}" for k, v in r.result.get("versions", {}).items()) for r in group}
+        )
+        dates = sorted({r.date[:10] for r in group if r.date})
+        sources = sorted({Path(r.source).name for r in group})
+        lines.append(
+            f"- **{column.label}**: {len(group)} run(s); machine: {'; '.join(parts) or 'unknown'}; "
+            f"versions: {'; '.join(versions)}; files: {', '.join(sources)}"
+            + (f"; dated {', '.join(dates)}" if dates else "")
+        )
+    return lines
+
+
+def summary_markdown(tables: list[TableModel], figures: list[Path], runs: list[Run]) -> str:
+    parts = [
+        "# cnnbench results",
+        "",
+        "Rendered by `python -m cnnbench.report` from the raw files listed below; "
+        "re-render at any time. Missing cells are shown as —, never as zero.",
+        "",
+    ]
+    for table in tables:
+        parts += [to_markdown(table), ""]
+    if figures:
+        parts += ["## Figures", ""] + [f"![{f.stem}]({f.name})" for f in figures] + [""]
+    parts += ["## Provenance", "", *provenance(runs), ""]
+    return "\n".join(parts)
+
+
+def compare(new: list[Run], base: list[Run], fail_above: float | None, console: Console) -> int:
+    """Print new/base runtime ratios per benchmark; 1 when one regressed past fail_above %."""
+
+    def medians(runs: list[Run]) -> dict[tuple, float]:
+        times: dict[tuple, list[float]] = defaultdict(list)
+        for run in runs:
+            times[(run.benchmark, run.column, run.config)].append(run.result["runtime_s"])
+        return {key: statistics.median(values) for key, values in times.items()}
+
+    new_t, base_t = medians(new), medians(base)
+    table = Table(title="Runtime, new vs base (median full-training seconds)")
+    for header in ("Benchmark", "Column", "Base s", "New s", "New/base", ""):
+        table.add_column(header)
+    worst = 0.0
+    for key in sorted(new_t.keys() & base_t.keys(), key=lambda k: (k[1].label, k[0])):
+        ratio = new_t[key] / base_t[key]
+        worst = max(worst, (ratio - 1) * 100)
+        mark = "[green]faster[/]" if ratio < 0.98 else "[red]slower[/]" if ratio > 1.02 else "same"
+        table.add_row(
+            key[0], key[1].label, f"{base_t[key]:.2f}", f"{new_t[key]:.2f}", f"{ratio:.3f}", mark
+        )
+    console.print(table)
+    unmatched = len(new_t.keys() ^ base_t.keys())
+    if unmatched:
+        console.print(f"note: {unmatched} benchmark(s) appear on one side only")
+    if fail_above is not None and worst > fail_above:
+        console.print(f"[red]regression: a runtime grew by {worst:.1f}% (> {fail_above:g}%)[/]")
+        return EXIT_REGRESSION
+    return 0
+
+
+def render(paths: list[str], out: Path, console: Console) -> list[Path]:
+    """Print the tables; write the figures and summary.md to `out`. Returns what was written."""
+    from cnnbench import figures
+
+    loaded = load(paths)
+    for note in loaded.notes:
+        console.print(f"note: {note}", highlight=False)
+    grid = cells(loaded.runs)
+    tables = runtime_tables(grid) + learning_rate_tables(grid) + efficiency_tables(grid)
+    for table in tables:
+        console.print(to_rich(table))
+    out.mkdir(parents=True, exist_ok=True)
+    written = figures.draw_all(loaded.runs, grid, out)
+    summary = out / "summary.md"
+    summary.write_text(summary_markdown(tables, written, loaded.runs), encoding="utf-8")
+    return [*written, summary]
+
+
+def main(argv: list[str] | None = None, console: Console | None = None) -> int:
+    from cnnbench.cli import OneLineParser, UsageError
+
+    console = console or Console()
+    parser = OneLineParser(prog="python -m cnnbench.report", description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", metavar="FILE_OR_DIR")
+    parser.add_argument("--out", default="reports", help="folder for figures and summary.md")
+    parser.add_argument("--compare", metavar="BASE.json", help="print new/base runtime ratios")
+    parser.add_argument(
+        "--fail-above",
+        type=float,
+        metavar="PCT",
+        help="with --compare: exit 1 when a runtime regressed by more than PCT%%",
+    )
+    try:
+        args = parser.parse_args(argv)
+        if args.fail_above is not None and args.compare is None:
+            raise UsageError("--fail-above needs --compare")
+        written = render(args.files, Path(args.out), console)
+        console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+        if args.compare:
+            return compare(
+                load(args.files).runs, load([args.compare]).runs, args.fail_above, console
+            )
+        return 0
+    except (UsageError, ReportError) as err:
+        print(f"cnnbench.report: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
