@@ -38,6 +38,22 @@ def _csv(kind, name):
     return parse
 
 
+def _choices(text: str, allowed: tuple[str, ...], name: str) -> list[str]:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    unknown = [v for v in values if v not in allowed]
+    if not values or unknown:
+        raise pytest.UsageError(f"--{name} {text!r}: choose from {', '.join(allowed)}")
+    return values
+
+
+def variants(impls: list[str], profiles: list[str]) -> list[tuple[str, str | None]]:
+    """(impl, profile) pairs: each Keras profile, and native once (it has no profile)."""
+    pairs: list[tuple[str, str | None]] = []
+    for impl in impls:
+        pairs += [(impl, p) for p in profiles] if impl == "keras" else [(impl, None)]
+    return pairs
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("cnnbench", "cnnbench benchmark options")
     group.addoption(
@@ -66,6 +82,10 @@ def pytest_addoption(parser):
         default="auto",
         help="cpu hides GPUs; gpu fails at start without one (default: auto)",
     )
+    group.addoption("--impl", default="keras", help="keras,native (default: keras)")
+    group.addoption(
+        "--profile", default="default", help="Keras profiles: default,tuned (default: default)"
+    )
     group.addoption(
         "--results",
         default=None,
@@ -89,6 +109,7 @@ class BenchSession:
     results_path: Path
     filters: list[int]
     learning_rates: list[float]
+    variants: list[tuple[str, str | None]]
     epochs: int
     train_subset: int | None
     rounds: int
@@ -96,7 +117,8 @@ class BenchSession:
     resume: bool
     total_runs: int = 0
     started_runs: int = 0
-    finished: dict[tuple[int, float], list[dict]] = field(default_factory=dict)
+    finished: dict[tuple, list[dict]] = field(default_factory=dict)  # (variant, filters, lr)
+    peak_gflops: float | None = None  # measured once, before the first timed run
     _data: object = None
 
     @property
@@ -124,9 +146,11 @@ class BenchSession:
         with capture.global_and_fixture_disabled():
             reporter.write_line(line)
 
-    def expected(self, name: str, filters: int, learning_rate: float) -> dict:
+    def expected(self, name: str, variant, filters: int, learning_rate: float) -> dict:
         return {
             "benchmark": name,
+            "impl": variant[0],
+            "profile": variant[1],
             "backend": self.backend,
             "device": self.device_name,
             "filters": filters,
@@ -149,16 +173,17 @@ class BenchSession:
             and results.settings_key(r["result"]) == key
         ]
 
-    def measure(self, benchmark, name: str, filters: int, learning_rate: float, extra_check=None):
+    def measure(self, benchmark, name, variant, filters, learning_rate, extra_check=None):
         """Time `rounds` full trainings; a run counts only once its checks pass."""
+        from cnnbench.peak import matmul_peak_gflops
         from cnnbench.progress import EpochLog
         from cnnbench.train import RunConfig, run
 
         self.started_runs += 1
-        expected = self.expected(name, filters, learning_rate)
+        expected = self.expected(name, variant, filters, learning_rate)
         done = self.already_done(expected)
         if len(done) >= self.rounds:
-            self.finished[(filters, learning_rate)] = done
+            self.finished[(variant, filters, learning_rate)] = done
             pytest.skip(f"--resume: {len(done)} finished run(s) in {self.results_path}")
 
         config = RunConfig(
@@ -169,13 +194,19 @@ class BenchSession:
             seed=self.seed,
             device=self.device,
             train_subset=self.train_subset,
+            impl=variant[0],
+            profile=variant[1] or "default",
         )
         data = self.data  # loaded before the clock starts
+        if self.peak_gflops is None:
+            self.peak_gflops = matmul_peak_gflops(2048 if self.device_name == "cpu" else 8192)
+            self.write(f"cnnbench: fp32 matmul peak {self.peak_gflops:.1f} GFLOP/s")
         label = f"[{self.started_runs}/{self.total_runs}] {self.backend} {self.device_name} {name}"
         runs: list[dict] = []
 
         def train():
-            runs.append(run(config, data, callbacks=[EpochLog(label, self.write)]).to_dict())
+            result = run(config, data, callbacks=[EpochLog(label, self.write)])
+            runs.append(result.with_peak(self.peak_gflops).to_dict())
 
         def check():  # pedantic's teardown: untimed, and a failure drops the time
             result = runs[-1]
@@ -206,7 +237,7 @@ class BenchSession:
         benchmark.pedantic(train, teardown=check, rounds=self.rounds, iterations=1)
         benchmark.extra_info["floor"] = checks.floor_for(runs[-1]).reason
         benchmark.extra_info["runs"] = runs
-        self.finished[(filters, learning_rate)] = runs
+        self.finished[(variant, filters, learning_rate)] = runs
         return runs
 
 
@@ -244,6 +275,10 @@ def pytest_configure(config):
         results_path=results_path,
         filters=_csv(int, "filters")(config.getoption("--filters")),
         learning_rates=_csv(float, "lrs")(config.getoption("--lrs")),
+        variants=variants(
+            _choices(config.getoption("--impl"), ("keras", "native"), "impl"),
+            _choices(config.getoption("--profile"), ("default", "tuned"), "profile"),
+        ),
         epochs=config.getoption("--epochs"),
         train_subset=subset,
         rounds=config.getoption("--rounds"),
@@ -265,6 +300,10 @@ def pytest_generate_tests(metafunc):
     s = metafunc.config.stash[SESSION]
     if "filters" in metafunc.fixturenames:
         metafunc.parametrize("filters", s.filters, ids=str)
+    if "variant" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "variant", s.variants, ids=lambda v: v[0] if v[1] is None else f"{v[0]}-{v[1]}"
+        )
     if "learning_rate" in metafunc.fixturenames:
         metafunc.parametrize("learning_rate", s.learning_rates, ids=lambda lr: f"{lr:g}")
 

@@ -90,6 +90,62 @@ def synchronize(backend: str) -> None:
     # TensorFlow's eager ops and tf.function calls return once their results are ready.
 
 
+def reset_peak_memory(backend: str) -> None:
+    """Start a fresh peak for `peak_memory_mb`: host RSS high-water mark and GPU allocator."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # Linux: resets VmHWM to current RSS
+    except OSError:
+        pass  # elsewhere the peak stays the process's lifetime peak
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        for i, _ in enumerate(tf.config.list_logical_devices("GPU")):
+            tf.config.experimental.reset_memory_stats(f"GPU:{i}")
+
+
+def peak_host_mb() -> float:
+    """Peak resident memory of this process since the last reset, in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def peak_gpu_mb(backend: str) -> float | None:
+    """Peak GPU memory the backend's allocator held since the last reset; None without GPU."""
+    mib = 1024 * 1024
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / mib if torch.cuda.is_available() else None
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.config.list_logical_devices("GPU"):
+            return None
+        return tf.config.experimental.get_memory_info("GPU:0")["peak"] / mib
+    if backend == "jax":
+        import jax
+
+        try:
+            (device, *_) = jax.devices("gpu")
+        except RuntimeError:
+            return None
+        stats = device.memory_stats() or {}
+        return stats["peak_bytes_in_use"] / mib if "peak_bytes_in_use" in stats else None
+    return None
+
+
 def library_versions(backend: str) -> dict[str, str]:
     """python, keras, numpy and the backend's own libraries, as installed."""
     import keras

@@ -1,4 +1,4 @@
-"""Command line: `python -m cnnbench {run,data} ...`. Parses, calls the library, prints.
+"""Command line: `python -m cnnbench {run,data,peak} ...`. Parses, calls the library, prints.
 
     python -m cnnbench data
     python -m cnnbench run --backend jax --filters 16 --epochs 10 --json result.json
@@ -57,8 +57,25 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="train on the first N of the 55000 training images",
     )
+    run.add_argument(
+        "--impl",
+        choices=("keras", "native"),
+        default="keras",
+        help="keras, or the same network written without Keras",
+    )
+    run.add_argument(
+        "--profile",
+        choices=("default", "tuned"),
+        default="default",
+        help="Keras execution profile (README: Execution profiles)",
+    )
     run.add_argument("--json", metavar="PATH", help="write the full result here as JSON")
     run.add_argument("--data", metavar="PATH", help="a Keras-format mnist.npz")
+
+    peak = sub.add_parser("peak", help="measure the device's fp32 matmul peak (GFLOP/s)")
+    peak.add_argument("--backend", choices=BACKENDS, help="default: $KERAS_BACKEND")
+    peak.add_argument("--device", choices=DEVICES, default="auto")
+    peak.add_argument("--size", type=int, default=2048, help="matrix size N (default 2048)")
     return parser
 
 
@@ -115,21 +132,54 @@ def _cmd_data(args) -> int:
     return 0
 
 
-def _cmd_run(args, argv: list[str]) -> int:
+def _select_backend(args, argv: list[str]) -> int | None:
+    """Fix the backend (and hide GPUs for --device cpu) before keras is imported.
+
+    Returns the exit status of a fresh process when this one already imported keras
+    with another backend; None when the command may go on here.
+    """
     backend = _backend(args.backend)
     imported = _keras_backend_in_process()
     if imported is not None and imported != backend:
         # The backend is fixed when keras is first imported: run in a fresh process.
         env = {**os.environ, "KERAS_BACKEND": backend}
         return subprocess.run([sys.executable, "-m", "cnnbench", *argv], env=env).returncode
+    os.environ["KERAS_BACKEND"] = backend
+    if args.device == "cpu":
+        hide_gpus()
+    return None
 
+
+def _cmd_peak(args, argv: list[str]) -> int:
+    if args.size < 64:
+        raise UsageError(f"--size must be >= 64, got {args.size}")
+    code = _select_backend(args, argv)
+    if code is not None:
+        return code
+    import keras
+
+    from cnnbench.backend import gpu_names
+    from cnnbench.peak import matmul_peak_gflops
+
+    backend = keras.backend.backend()
+    gpus = gpu_names(backend)
+    if args.device == "gpu" and not gpus:
+        raise DeviceError(f"device 'gpu' requested, but the {backend} backend sees no GPU")
+    where = gpus[0] if gpus and args.device != "cpu" else "cpu"
+    peak = matmul_peak_gflops(args.size)
+    print(f"fp32 matmul peak ({backend} on {where}, {args.size}x{args.size}): {peak:.1f} GFLOP/s")
+    return 0
+
+
+def _cmd_run(args, argv: list[str]) -> int:
     if args.data is not None and not Path(args.data).is_file():
         raise UsageError(f"data path {args.data} does not exist")
     if args.json is not None and Path(args.json).is_dir():
         raise UsageError(f"--json {args.json} is a directory")
-    os.environ["KERAS_BACKEND"] = backend
-    if args.device == "cpu":
-        hide_gpus()
+    code = _select_backend(args, argv)
+    if code is not None:
+        return code
+    backend = os.environ["KERAS_BACKEND"]
 
     from cnnbench.data import load
     from cnnbench.train import RunConfig
@@ -143,6 +193,8 @@ def _cmd_run(args, argv: list[str]) -> int:
             seed=args.seed,
             device=args.device,
             train_subset=args.train_subset,
+            impl=args.impl,
+            profile=args.profile,
         )
     except ValueError as err:
         raise UsageError(str(err)) from None
@@ -151,7 +203,8 @@ def _cmd_run(args, argv: list[str]) -> int:
     from cnnbench.progress import RichProgress
     from cnnbench.train import run
 
-    label = f"{backend} f={config.filters} lr={config.learning_rate:g}"
+    how = "native" if config.impl == "native" else config.profile
+    label = f"{backend} {how} f={config.filters} lr={config.learning_rate:g}"
     with RichProgress(label) as progress:
         result = run(config, mnist, callbacks=[progress])
     print(summary_block(result))
@@ -168,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "data":
             return _cmd_data(args)
+        if args.command == "peak":
+            return _cmd_peak(args, argv)
         return _cmd_run(args, argv)
     except (UsageError, DataError, DeviceError) as err:
         print(f"cnnbench: error: {err}", file=sys.stderr)

@@ -18,6 +18,7 @@ file and the problem, and exit status 2.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 from collections import defaultdict
@@ -302,24 +303,53 @@ def _runtime_cell(cell: Cell | None, reference: Reference | None, full_length: b
     return lines
 
 
+def _table(grid, config, where, title, caption, lead, render, extra=None) -> TableModel | None:
+    """Rows: the keys of `config` that `where` selects; columns: every Column found there.
+
+    `lead` = [(header, key -> text)] before the columns; `render(cell, key, column) ->
+    lines` for present cells (absent ones show MISSING); `extra` = (headers, key -> cells)
+    after them.
+    """
+    keys = sorted(k for k in grid if k[0] == config and where(k))
+    if not keys:
+        return None
+    columns = sorted({col for k in keys for col in grid[k]}, key=lambda c: c.label)
+    extra_headers, extra_cells = extra or ((), lambda key: [])
+    rows = []
+    for key in keys:
+        row = [[text(key)] for _, text in lead]
+        for col in columns:
+            cell = grid[key].get(col)
+            row.append([MISSING] if cell is None else render(cell, key, col))
+        rows.append(row + extra_cells(key))
+    headers = [*(header for header, _ in lead), *(c.label for c in columns), *extra_headers]
+    return TableModel(f"{title} ({config_title(config)})", headers, rows, caption)
+
+
+def _configs(grid, where) -> list[tuple[int, int, int]]:
+    return sorted({k[0] for k in grid if where(k)}, reverse=True)
+
+
+def _sweep(key) -> bool:  # the filter sweep: the report's learning rate
+    return key[2] == 0.1
+
+
 def runtime_tables(grid: dict[tuple, dict[Column, Cell]]) -> list[TableModel]:
     """One table per configuration of the learning-rate-0.1 runs (the filter sweep)."""
     tables = []
-    configs = sorted({config for (config, _, lr) in grid if lr == 0.1}, reverse=True)
-    for config in configs:
-        keys = sorted(k for k in grid if k[0] == config and k[2] == 0.1)
-        columns = sorted({col for k in keys for col in grid[k]}, key=lambda c: c.label)
+    for config in _configs(grid, _sweep):
         full = config == REPORT_CONFIG
-        rows = []
-        for key in keys:
-            filters = key[1]
-            ref = REFERENCE_2017.get(filters)
-            params = next(iter(grid[key].values())).runs[0]["params"]
-            row = [[str(filters)], [f"{params:,}"]]
-            row += [_runtime_cell(grid[key].get(col), ref, full, col.kind) for col in columns]
-            row += [[_fmt(ref and ref.cpu_s, ".2f", " s")], [_fmt(ref and ref.gpu_s, ".2f", " s")]]
-            rows.append(row)
-        headers = ["Filters", "Params", *(c.label for c in columns), "2017 CPU", "2017 GPU"]
+
+        def render(cell, key, col, full=full):
+            return _runtime_cell(cell, REFERENCE_2017.get(key[1]), full, col.kind)
+
+        def references(key):
+            ref = REFERENCE_2017.get(key[1])
+            return [[_fmt(ref and ref.cpu_s, ".2f", " s")], [_fmt(ref and ref.gpu_s, ".2f", " s")]]
+
+        def params(key):
+            return f"{next(iter(grid[key].values())).runs[0]['params']:,}"
+
         caption = (
             "Each cell: full-training runtime (median over rounds, min–max when several), "
             "steady-state seconds per epoch, final validation accuracy and test error, "
@@ -330,68 +360,107 @@ def runtime_tables(grid: dict[tuple, dict[Column, Cell]]) -> list[TableModel]:
                 else ". Shortened runs: no speed-up against the 2017 full runs."
             )
         )
-        tables.append(
-            TableModel(
-                f"Runtime vs filters, lr 0.1 ({config_title(config)})", headers, rows, caption
-            )
+        lead = [("Filters", lambda key: str(key[1])), ("Params", params)]
+        extra = (("2017 CPU", "2017 GPU"), references)
+        table = _table(
+            grid, config, _sweep, "Runtime vs filters, lr 0.1", caption, lead, render, extra
         )
+        tables.append(table)
     return tables
 
 
 def learning_rate_tables(grid: dict[tuple, dict[Column, Cell]]) -> list[TableModel]:
     """Final validation accuracy and test error per learning rate, at 16 filters."""
+
+    def at16(key):
+        return key[1] == 16
+
     tables = []
-    for config in sorted({k[0] for k in grid if k[1] == 16}, reverse=True):
-        keys = sorted((k for k in grid if k[0] == config and k[1] == 16), key=lambda k: -k[2])
-        if len(keys) < 2:
+    for config in _configs(grid, at16):
+        if len({k[2] for k in grid if k[0] == config and at16(k)}) < 2:
             continue  # a single learning rate is no learning-rate experiment
-        columns = sorted({col for k in keys for col in grid[k]}, key=lambda c: c.label)
-        rows = []
-        for key in keys:
-            row = [[f"{key[2]:g}"]]
-            for col in columns:
-                cell = grid[key].get(col)
-                row.append([MISSING] if cell is None else [_accuracy_line(cell)])
-            rows.append(row)
-        tables.append(
-            TableModel(
-                f"Learning rate at 16 filters ({config_title(config)})",
-                ["Learning rate", *(c.label for c in columns)],
-                rows,
-                "Final validation accuracy and test error (median over rounds).",
-            )
+        table = _table(
+            grid,
+            config,
+            at16,
+            "Learning rate at 16 filters",
+            "Final validation accuracy and test error (median over rounds).",
+            [("Learning rate", lambda key: f"{key[2]:g}")],
+            lambda cell, key, col: [_accuracy_line(cell)],
         )
+        table.rows.sort(key=lambda row: -float(row[0][0]))
+        tables.append(table)
     return tables
 
 
+def _efficiency_cell(cell: Cell, key, col) -> list[str]:
+    rate, gflops = cell.median("samples_per_s"), cell.gflops
+    fraction = cell.median("peak_fraction")
+    lines = [_fmt(rate, ",.0f", " img/s"), _fmt(gflops, ".1f", " GFLOP/s")]
+    if fraction is not None:
+        lines.append(f"{fraction:.1%} of {cell.median('peak_gflops'):.0f} GFLOP/s peak")
+    host, gpu = cell.median("peak_host_mb"), cell.median("peak_gpu_mb")
+    if host is not None:
+        lines.append(f"peak RSS {host:,.0f} MB" + (f", GPU {gpu:,.0f} MB" if gpu else ""))
+    return lines
+
+
 def efficiency_tables(grid: dict[tuple, dict[Column, Cell]]) -> list[TableModel]:
-    """Steady-state throughput and achieved GFLOP/s of the filter sweep."""
+    """Steady-state throughput, achieved GFLOP/s, fraction of peak, peak memory."""
+    caption = (
+        "Training images per second of steady-state epoch time; achieved GFLOP/s = analytic "
+        "training FLOPs per image × images/s; the fraction of the fp32 matmul peak measured "
+        "in the same session; peak resident memory of the run (and GPU allocator peak)."
+    )
+    return [
+        _table(
+            grid,
+            config,
+            _sweep,
+            "Efficiency",
+            caption,
+            [("Filters", lambda key: str(key[1]))],
+            _efficiency_cell,
+        )
+        for config in _configs(grid, _sweep)
+    ]
+
+
+def native_ratio_tables(grid: dict[tuple, dict[Column, Cell]]) -> list[TableModel]:
+    """Keras steady-state epoch time over the native implementation's, per profile."""
     tables = []
-    for config in sorted({k[0] for k in grid if k[2] == 0.1}, reverse=True):
-        keys = sorted(k for k in grid if k[0] == config and k[2] == 0.1)
-        columns = sorted({col for k in keys for col in grid[k]}, key=lambda c: c.label)
-        if not any(cell.median("samples_per_s") for k in keys for cell in grid[k].values()):
-            continue  # one-epoch runs have no steady state
+    for config in _configs(grid, _sweep):
+        keys = sorted(k for k in grid if k[0] == config and _sweep(k))
+        natives = sorted(
+            {c for k in keys for c in grid[k] if c.impl == "native"}, key=lambda c: c.label
+        )
+        if not natives:
+            continue
         rows = []
         for key in keys:
             row = [[str(key[1])]]
-            for col in columns:
-                cell = grid[key].get(col)
-                rate = None if cell is None else cell.median("samples_per_s")
-                row.append(
-                    [MISSING]
-                    if rate is None
-                    else [f"{rate:,.0f} img/s", f"{cell.gflops:.1f} GFLOP/s"]
-                )
+            for native in natives:
+                base = grid[key].get(native)
+                base_s = base and base.median("steady_epoch_s")
+                lines = []
+                for col, cell in sorted(grid[key].items(), key=lambda kv: kv[0].label):
+                    if col.impl != "keras" or (col.backend, col.device) != (
+                        native.backend,
+                        native.device,
+                    ):
+                        continue
+                    keras_s = cell.median("steady_epoch_s")
+                    ratio = f"{keras_s / base_s:.2f}×" if keras_s and base_s else MISSING
+                    lines.append(f"{col.profile}: {ratio}")
+                row.append(lines or [MISSING])
             rows.append(row)
+        headers = ["Filters", *(f"{n.backend} · {n.device}: Keras / native" for n in natives)]
+        caption = (
+            "Steady-state seconds per epoch of each Keras profile divided by the native "
+            "implementation's, same backend and device; 1.00× means no Keras overhead."
+        )
         tables.append(
-            TableModel(
-                f"Throughput, steady state ({config_title(config)})",
-                ["Filters", *(c.label for c in columns)],
-                rows,
-                "Training images per second of steady-state epoch time; "
-                "achieved GFLOP/s = analytic training FLOPs per image × images/s.",
-            )
+            TableModel(f"Keras vs native ({config_title(config)})", headers, rows, caption)
         )
     return tables
 
@@ -461,6 +530,57 @@ def summary_markdown(tables: list[TableModel], figures: list[Path], runs: list[R
     return "\n".join(parts)
 
 
+HEADLINE_START = "<!-- cnnbench:headline:start -->"
+HEADLINE_END = "<!-- cnnbench:headline:end -->"
+
+
+def headline_markdown(grid: dict[tuple, dict[Column, Cell]], figure: str | None) -> str:
+    """The README's headline: full-length runtimes beside the 2017 ones, from the files."""
+    keys = sorted(k for k in grid if k[0] == REPORT_CONFIG and _sweep(k))
+    columns = sorted({c for k in keys for c in grid[k]}, key=lambda c: c.label)
+    lines = [
+        f"Full training, {config_title(REPORT_CONFIG)}, lr 0.1: median seconds "
+        "(validation accuracy). Rendered by `python -m cnnbench.report` from `reports/`."
+    ]
+    if not keys:
+        return "\n".join([*lines, "", "No full-length runs yet."])
+    lines += [
+        "",
+        "| Filters | " + " | ".join(c.label for c in columns) + " | 2017 CPU | 2017 GPU |",
+        "|---|" + "---|" * (len(columns) + 2),
+    ]
+    for key in keys:
+        cells = []
+        for col in columns:
+            cell = grid[key].get(col)
+            cells.append(
+                MISSING
+                if cell is None
+                else f"{cell.median('runtime_s'):.1f} ({cell.median('val_accuracy'):.3f})"
+            )
+        ref = REFERENCE_2017.get(key[1])
+        cells += [_fmt(ref and ref.cpu_s, ".2f"), _fmt(ref and ref.gpu_s, ".2f")]
+        lines.append(f"| {key[1]} | " + " | ".join(cells) + " |")
+    if not any(c.kind == "gpu" for c in columns):
+        lines += ["", "GPU: not yet measured (no GPU run in these files)."]
+    if figure:
+        lines += ["", f"![runtime vs filters]({figure})"]
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, headline: str) -> None:
+    """Replace the text between the headline markers of `readme`."""
+    try:
+        text = readme.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ReportError(f"{readme}: cannot read ({err.strerror})") from None
+    start, end = text.find(HEADLINE_START), text.find(HEADLINE_END)
+    if start < 0 or end < start:
+        raise ReportError(f"{readme}: no {HEADLINE_START} ... {HEADLINE_END} block")
+    new = text[: start + len(HEADLINE_START)] + "\n" + headline + "\n" + text[end:]
+    readme.write_text(new, encoding="utf-8")
+
+
 def compare(new: list[Run], base: list[Run], fail_above: float | None, console: Console) -> int:
     """Print new/base runtime ratios per benchmark; 1 when one regressed past fail_above %."""
 
@@ -492,22 +612,34 @@ def compare(new: list[Run], base: list[Run], fail_above: float | None, console: 
     return 0
 
 
-def render(paths: list[str], out: Path, console: Console) -> list[Path]:
-    """Print the tables; write the figures and summary.md to `out`. Returns what was written."""
+def render(paths: list[str], out: Path, console: Console, readme: Path | None = None) -> list[Path]:
+    """Print the tables; write the figures and summary.md to `out` (and the README's
+    headline). Returns what was written."""
     from cnnbench import figures
 
     loaded = load(paths)
     for note in loaded.notes:
         console.print(f"note: {note}", highlight=False)
     grid = cells(loaded.runs)
-    tables = runtime_tables(grid) + learning_rate_tables(grid) + efficiency_tables(grid)
+    tables = (
+        runtime_tables(grid)
+        + native_ratio_tables(grid)
+        + efficiency_tables(grid)
+        + learning_rate_tables(grid)
+    )
     for table in tables:
         console.print(to_rich(table))
     out.mkdir(parents=True, exist_ok=True)
     written = figures.draw_all(loaded.runs, grid, out)
     summary = out / "summary.md"
     summary.write_text(summary_markdown(tables, written, loaded.runs), encoding="utf-8")
-    return [*written, summary]
+    written.append(summary)
+    if readme is not None:
+        figure = out / "runtime_vs_filters.png"
+        link = os.path.relpath(figure, readme.resolve().parent) if figure.exists() else None
+        update_readme(readme, headline_markdown(grid, link))
+        written.append(readme)
+    return written
 
 
 def main(argv: list[str] | None = None, console: Console | None = None) -> int:
@@ -518,6 +650,7 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
     parser.add_argument("files", nargs="+", metavar="FILE_OR_DIR")
     parser.add_argument("--out", default="reports", help="folder for figures and summary.md")
     parser.add_argument("--compare", metavar="BASE.json", help="print new/base runtime ratios")
+    parser.add_argument("--readme", metavar="PATH", help="also refresh this README's headline")
     parser.add_argument(
         "--fail-above",
         type=float,
@@ -528,7 +661,8 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         args = parser.parse_args(argv)
         if args.fail_above is not None and args.compare is None:
             raise UsageError("--fail-above needs --compare")
-        written = render(args.files, Path(args.out), console)
+        readme = Path(args.readme) if args.readme else None
+        written = render(args.files, Path(args.out), console, readme)
         console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
         if args.compare:
             return compare(

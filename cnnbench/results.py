@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 
 SETTINGS = (
+    "impl",
+    "profile",
     "backend",
     "device",
     "filters",

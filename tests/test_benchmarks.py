@@ -73,10 +73,10 @@ def test_short_sweep_writes_json_and_resumes(backend, tmp_path):
     assert report["machine_info"]["cnnbench"]["cpu_count"] == os.cpu_count()
     names = sorted(b["name"] for b in report["benchmarks"])
     assert names == [
-        "test_filters[4]",
-        "test_filters[8]",
-        "test_learning_rate[0.0001]",
-        "test_learning_rate[0.1]",
+        "test_filters[4-keras-default]",
+        "test_filters[8-keras-default]",
+        "test_learning_rate[keras-default-0.0001]",
+        "test_learning_rate[keras-default-0.1]",
     ]
     for bench in report["benchmarks"]:
         (run,) = bench["extra_info"]["runs"]
@@ -84,6 +84,7 @@ def test_short_sweep_writes_json_and_resumes(backend, tmp_path):
         assert run["device"] == "cpu" and run["train_samples"] == 5000
         assert bench["stats"]["rounds"] == 1 and bench["stats"]["median"] >= run["runtime_s"]
         assert bench["extra_info"]["floor"]
+        assert run["peak_gflops"] > 0 and run["peak_host_mb"] > 0
     assert {b["extra_info"]["runs"][0]["params"] for b in report["benchmarks"]} == {
         26694,
         52258,

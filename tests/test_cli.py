@@ -18,6 +18,8 @@ from cnnbench.cli import main
         (["run", "--filters", "eight"], "invalid int value: 'eight'"),
         (["data", "--data", "/no/such/mnist.npz"], "/no/such/mnist.npz does not exist"),
         (["fly"], "invalid choice: 'fly'"),
+        (["run", "--impl", "caffe"], "invalid choice: 'caffe'"),
+        (["peak", "--size", "8"], "--size must be >= 64, got 8"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
@@ -110,3 +112,10 @@ def test_gpu_device_without_gpu_exits_2(backend, tmp_path):
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert last == f"cnnbench: error: device 'gpu' requested, but the {backend} backend sees no GPU"
+
+
+def test_peak_prints_a_measured_rate(backend, capsys):
+    assert main(["peak", "--size", "256"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"fp32 matmul peak ({backend} on cpu, 256x256): ")
+    assert float(out.split(": ")[1].split()[0]) > 0.1

@@ -193,3 +193,29 @@ def test_compare_marks_improvements(tmp_path):
 def test_fail_above_needs_compare(tmp_path, capsys):
     assert _render(JAX, "--fail-above", "5", "--out", tmp_path)[0] == 2
     assert "--fail-above needs --compare" in capsys.readouterr().err
+
+
+def test_readme_headline_is_rendered_from_the_files(tmp_path):
+    lines = [json.loads(line) for line in TORCH_LINES.read_text().splitlines()][:1]
+    result = lines[0]["result"]
+    result.update(epochs=10, train_samples=55000, runtime_s=61.0, val_accuracy=0.9876)
+    result["history"] = {key: values * 5 for key, values in result["history"].items()}
+    path = tmp_path / "full.jsonl"
+    path.write_text(json.dumps(lines[0]) + "\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{report.HEADLINE_START}\nold\n{report.HEADLINE_END}\n\nrest\n")
+
+    code, _ = _render(path, "--out", tmp_path / "reports", "--readme", readme)
+
+    text = readme.read_text()
+    assert code == 0 and "old" not in text and text.endswith("\nrest\n")
+    assert "| 8 | 61.0 (0.988) | 133.91 | 48.83 |" in text
+    assert "GPU: not yet measured" in text
+    assert "![runtime vs filters](reports/runtime_vs_filters.png)" in text
+
+
+def test_readme_without_markers_is_an_error(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers\n")
+    assert _render(JAX, "--out", tmp_path, "--readme", readme)[0] == 2
+    assert "README.md: no <!-- cnnbench:headline:start -->" in capsys.readouterr().err

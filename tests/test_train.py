@@ -6,29 +6,18 @@ import pytest
 from cnnbench import backend as backends
 from cnnbench.train import RunConfig, RunResult, run
 
+# fmt: off
 RESULT_KEYS = [
-    "backend",
-    "device",
-    "filters",
-    "params",
-    "epochs",
-    "batch_size",
-    "learning_rate",
-    "seed",
-    "train_samples",
-    "history",
-    "val_accuracy",
-    "val_loss",
-    "test_accuracy",
-    "test_error",
-    "runtime_s",
-    "first_epoch_s",
-    "steady_epoch_s",
-    "samples_per_s",
-    "flops_per_sample",
-    "versions",
-    "data_source",
+    # The core keys, in this order (the benchmark and report rely on them) ...
+    "backend", "device", "filters", "params", "epochs", "batch_size", "learning_rate", "seed",
+    "train_samples", "history", "val_accuracy", "val_loss", "test_accuracy", "test_error",
+    "runtime_s", "first_epoch_s", "steady_epoch_s", "samples_per_s", "flops_per_sample",
+    "versions", "data_source",
+    # ... then implementation, profile, efficiency and memory.
+    "impl", "profile", "settings", "achieved_gflops", "peak_gflops", "peak_fraction",
+    "peak_host_mb", "peak_gpu_mb",
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(
@@ -41,6 +30,8 @@ RESULT_KEYS = [
         ("batch_size", 0, "batch size must be >= 1"),
         ("device", "tpu", "device must be one of auto, cpu, gpu"),
         ("train_subset", 60000, "train subset must be in 1..55000"),
+        ("impl", "caffe", "impl must be one of keras, native"),
+        ("profile", "fast", "profile must be one of default, tuned"),
     ],
 )
 def test_config_rejects_bad_values(field, value, message):
@@ -70,6 +61,29 @@ def test_one_epoch_on_real_mnist_learns(mnist, backend):
     assert d["steady_epoch_s"] is None and d["samples_per_s"] is None  # one epoch: no steady state
     assert d["versions"]["keras"] and d["versions"][backend if backend != "jax" else "jaxlib"]
     assert d["data_source"] == mnist.source
+    assert (d["impl"], d["profile"]) == ("keras", "default")
+    assert d["settings"]["steps_per_execution"] == 1
+    assert 50 < d["peak_host_mb"] < 3000 and d["peak_gpu_mb"] is None
+    assert d["achieved_gflops"] is None and d["peak_fraction"] is None  # no steady state
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("impl, profile", [("native", "default"), ("keras", "tuned")])
+def test_native_and_tuned_learn_like_keras_default(mnist, backend, impl, profile):
+    result = run(RunConfig(filters=8, epochs=1, impl=impl, profile=profile), mnist).to_dict()
+    assert (result["backend"], result["impl"], result["device"]) == (backend, impl, "cpu")
+    assert result["profile"] == (None if impl == "native" else "tuned")
+    assert result["params"] == 52258
+    assert result["val_accuracy"] >= 0.96  # the same floor as the Keras default path
+    assert result["settings"]
+
+
+def test_with_peak_places_achieved_against_peak():
+    base = dict.fromkeys(RESULT_KEYS[:21], 0)
+    result = RunResult(**{**base, "achieved_gflops": 30.0})
+    placed = result.with_peak(120.0)
+    assert (placed.peak_gflops, placed.peak_fraction) == (120.0, 0.25)
+    assert RunResult(**base).with_peak(120.0).peak_fraction is None
 
 
 @pytest.mark.slow
@@ -89,6 +103,5 @@ def test_gpu_request_without_gpu_fails_clearly(mnist, backend):
         run(RunConfig(filters=8, epochs=1, device="gpu"), mnist)
 
 
-def test_result_round_trips_through_dict():
-    fields = [f.name for f in dataclasses.fields(RunResult)]
-    assert fields == RESULT_KEYS
+def test_result_fields_are_the_documented_keys():
+    assert [f.name for f in dataclasses.fields(RunResult)] == RESULT_KEYS
