@@ -308,8 +308,8 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("learning_rate", s.learning_rates, ids=lambda lr: f"{lr:g}")
 
 
-def pytest_collection_modifyitems(config, items):
-    config.stash[SESSION].total_runs = len(items)
+def pytest_collection_finish(session):
+    session.config.stash[SESSION].total_runs = len(session.items)  # after -k/-m deselection
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,23 @@ def gpu_names(backend: str) -> list[str]:
     raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
 
 
+def require_gpu(backend: str) -> list[str]:
+    """The backend's GPU names; DeviceError when it sees none (never a silent fallback)."""
+    gpus = gpu_names(backend)
+    if not gpus:
+        raise DeviceError(f"device 'gpu' requested, but the {backend} backend sees no GPU")
+    return gpus
+
+
+def check_placement(requested: str, actual: str, backend: str) -> None:
+    """DeviceError unless a model requested on 'cpu'/'gpu' really lives there."""
+    if requested != "auto" and (requested == "cpu") != (actual == "cpu"):
+        raise DeviceError(
+            f"device {requested!r} requested, but the {backend} backend placed the model on "
+            f"{actual!r}"
+        )
+
+
 def device_of(tensor) -> str:
     """'cpu' or the GPU's name, read from where `tensor` (a backend array) lives."""
     device = getattr(tensor, "device", None)

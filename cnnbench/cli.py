@@ -158,13 +158,11 @@ def _cmd_peak(args, argv: list[str]) -> int:
         return code
     import keras
 
-    from cnnbench.backend import gpu_names
+    from cnnbench.backend import gpu_names, require_gpu
     from cnnbench.peak import matmul_peak_gflops
 
     backend = keras.backend.backend()
-    gpus = gpu_names(backend)
-    if args.device == "gpu" and not gpus:
-        raise DeviceError(f"device 'gpu' requested, but the {backend} backend sees no GPU")
+    gpus = require_gpu(backend) if args.device == "gpu" else gpu_names(backend)
     where = gpus[0] if gpus and args.device != "cpu" else "cpu"
     peak = matmul_peak_gflops(args.size)
     print(f"fp32 matmul peak ({backend} on {where}, {args.size}x{args.size}): {peak:.1f} GFLOP/s")

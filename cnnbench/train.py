@@ -146,24 +146,12 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def _placement(device: str, backend: str) -> contextlib.AbstractContextManager:
-    gpus = backends.gpu_names(backend)
     if device == "gpu":
-        if not gpus:
-            raise backends.DeviceError(
-                f"device 'gpu' requested, but the {backend} backend sees no GPU"
-            )
+        backends.require_gpu(backend)
         return keras.device("gpu:0")
-    if device == "cpu" and gpus:
+    if device == "cpu" and backends.gpu_names(backend):
         return keras.device("cpu:0")
     return contextlib.nullcontext()
-
-
-def _check_placement(requested: str, actual: str, backend: str) -> None:
-    if (requested == "cpu") != (actual == "cpu") and requested != "auto":
-        raise backends.DeviceError(
-            f"device {requested!r} requested, but the {backend} backend placed the model on "
-            f"{actual!r}"
-        )
 
 
 @dataclass(frozen=True)
@@ -247,7 +235,7 @@ def _train_keras(config: RunConfig, backend: str, data: Mnist, callbacks) -> Mea
         keras.utils.set_random_seed(config.seed)
         model = build_model(config.filters)
         device = backends.device_of(model.weights[0].value)
-        _check_placement(config.device, device, backend)
+        backends.check_placement(config.device, device, backend)
         model.compile(
             optimizer=keras.optimizers.SGD(learning_rate=config.learning_rate),
             loss="sparse_categorical_crossentropy",

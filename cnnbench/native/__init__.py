@@ -62,14 +62,10 @@ def train_native(config, backend: str, data, callbacks=()):
 
     module = importlib.import_module(f"cnnbench.native.{backend}_impl")
     n = config.train_subset or TRAIN_SIZE
-    if config.device == "gpu" and not backends.gpu_names(backend):
-        raise backends.DeviceError(f"device 'gpu' requested, but the {backend} backend sees no GPU")
+    if config.device == "gpu":
+        backends.require_gpu(backend)
     trainer = module.Trainer(config, data, eval_batch_size=EVAL_BATCH_SIZE)
-    if config.device != "auto" and (config.device == "cpu") != (trainer.device == "cpu"):
-        raise backends.DeviceError(
-            f"device {config.device!r} requested, native {backend} "
-            f"placed the model on {trainer.device!r}"
-        )
+    backends.check_placement(config.device, trainer.device, backend)
     orders = epoch_orders(n, config.epochs, config.seed)
     steps = math.ceil(n / config.batch_size)
     for callback in callbacks:
