@@ -88,36 +88,42 @@ def learning_curves(grid: Grid, config, out: Path) -> Path | None:
     )
     if len(rates) < 2:
         return None
-    fig, axes = plt.subplots(1, len(rates), figsize=(4 * len(rates), 4), sharey=True, squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = plt.subplots(
+        1, len(rates), figsize=(4 * len(rates), 4.6), sharey=True, squeeze=False
+    )
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    columns = sorted({c for lr in rates for c in grid[(config, 16, lr)]}, key=lambda c: c.label)
+    color = {column: palette[i % len(palette)] for i, column in enumerate(columns)}
     for ax, lr in zip(axes[0], rates, strict=True):
-        by_col = grid[(config, 16, lr)]
-        for i, (column, cell) in enumerate(sorted(by_col.items(), key=lambda kv: kv[0].label)):
+        for column, cell in sorted(grid[(config, 16, lr)].items(), key=lambda kv: kv[0].label):
             history = cell.runs[0]["history"]
             epochs = range(1, len(history["loss"]) + 1)
-            color = colors[i % len(colors)]
             ax.plot(
                 epochs,
                 [1 - a for a in history["accuracy"]],
                 "--",
-                color=color,
+                color=color[column],
                 marker="x",
-                label=f"{column.label} train",
+                label=f"{column.label}, train",
             )
             ax.plot(
                 epochs,
                 [1 - a for a in history["val_accuracy"]],
                 "-",
-                color=color,
+                color=color[column],
                 marker="o",
                 markersize=3,
-                label=f"{column.label} validation",
+                label=f"{column.label}, validation",
             )
         ax.set(title=f"learning rate {lr:g}", xlabel="epoch", yscale="log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel("error (1 − accuracy)")
-    axes[0][-1].legend(fontsize=7)
+    handles = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    axes[0][0].legend(list(handles.values()), list(handles), fontsize=7)
     return _save(fig, out / f"learning_curves{_suffix(config)}.png")
 
 

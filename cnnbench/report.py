@@ -283,9 +283,7 @@ def _accuracy_line(cell: Cell) -> str:
     return f"val {cell.median('val_accuracy'):.4f} · err {cell.median('test_error'):.4f}"
 
 
-def _runtime_cell(cell: Cell | None, reference: Reference | None, full_length: bool, kind: str):
-    if cell is None:
-        return [MISSING]
+def _runtime_cell(cell: Cell, reference: Reference | None, full_length: bool, kind: str):
     runtime = cell.median("runtime_s")
     spread = cell.spread
     lines = [f"{runtime:.1f} s" + (f" ({spread[0]:.1f}–{spread[1]:.1f})" if spread else "")]
