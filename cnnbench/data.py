@@ -234,6 +234,11 @@ def fetch(
     `path` defaults to `$CNNBENCH_DATA`. Without one, the chain ends by writing the
     verified arrays to the Keras cache.
     """
+    npz, source, _ = _fetch_verified(path, sources)
+    return npz, source
+
+
+def _fetch_verified(path, sources) -> tuple[Path, str, Arrays]:
     if path is None and sources is None:
         path = os.environ.get("CNNBENCH_DATA") or None
     if path is not None and sources is None and not Path(path).is_file():
@@ -250,11 +255,11 @@ def fetch(
                 log.warning("cached MNIST is corrupted (%s); replacing it", err)
             continue
         if path is not None:
-            return Path(path), source.name
+            return Path(path), source.name, arrays
         if not source.is_cache:
             write_npz(arrays, cache_path())
             log.info("wrote verified MNIST to %s", cache_path())
-        return cache_path(), source.name
+        return cache_path(), source.name, arrays
     raise DataError("no source gave verified MNIST; tried " + "; ".join(tried))
 
 
@@ -281,7 +286,5 @@ def split(arrays: Arrays) -> tuple[np.ndarray, ...]:
 
 def load(path: str | os.PathLike | None = None) -> Mnist:
     """Fetch (if needed), verify and split MNIST."""
-    npz, source = fetch(path)
-    arrays = read_npz(npz)
-    verify(arrays)  # the file may have changed since fetch verified it
+    npz, source, arrays = _fetch_verified(path, None)  # verified in memory: read once
     return Mnist(*split(arrays), source=source, path=npz)

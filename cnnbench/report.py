@@ -610,12 +610,11 @@ def compare(new: list[Run], base: list[Run], fail_above: float | None, console: 
     return 0
 
 
-def render(paths: list[str], out: Path, console: Console, readme: Path | None = None) -> list[Path]:
+def render(loaded: Loaded, out: Path, console: Console, readme: Path | None = None) -> list[Path]:
     """Print the tables; write the figures and summary.md to `out` (and the README's
     headline). Returns what was written."""
     from cnnbench import figures
 
-    loaded = load(paths)
     for note in loaded.notes:
         console.print(f"note: {note}", highlight=False)
     grid = cells(loaded.runs)
@@ -660,12 +659,11 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         if args.fail_above is not None and args.compare is None:
             raise UsageError("--fail-above needs --compare")
         readme = Path(args.readme) if args.readme else None
-        written = render(args.files, Path(args.out), console, readme)
+        loaded = load(args.files)
+        written = render(loaded, Path(args.out), console, readme)
         console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
         if args.compare:
-            return compare(
-                load(args.files).runs, load([args.compare]).runs, args.fail_above, console
-            )
+            return compare(loaded.runs, load([args.compare]).runs, args.fail_above, console)
         return 0
     except (UsageError, ReportError) as err:
         print(f"cnnbench.report: error: {err}", file=sys.stderr)

@@ -60,8 +60,8 @@ class Trainer:
         self.jax_device = jax.devices(platform)[0]
         self.device = "cpu" if self.jax_device.platform == "cpu" else self.jax_device.device_kind
         put = partial(jax.device_put, device=self.jax_device)
-        self.params = sum(k.size + b.size for k, b in initial_weights(config.filters, 0))
         self.weights = put(initial_weights(config.filters, config.seed))
+        self.params = sum(k.size + b.size for k, b in self.weights)
         n = config.train_subset or len(data.x_train)
         self.splits = {
             "train": (put(data.x_train[:n]), put(data.y_train[:n])),
