@@ -139,7 +139,10 @@ def peak_host_mb() -> float:
 
 
 def peak_gpu_mb(backend: str) -> float | None:
-    """Peak GPU memory the backend's allocator held since the last reset; None without GPU."""
+    """Peak GPU memory the backend's allocator held since the last reset; None without GPU.
+
+    JAX has no reset: its figure is the process's peak so far (an upper bound per run).
+    """
     mib = 1024 * 1024
     if backend == "torch":
         import torch
@@ -200,6 +203,26 @@ def _nvidia_driver() -> str | None:
     return out.splitlines()[0] if out else None
 
 
+def fp32_math(backend: str) -> str:
+    """How the backend computes float32 convolutions and matmuls on a GPU (TF32 or not)."""
+    if backend == "torch":
+        import torch
+
+        return (
+            f"torch cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}, "
+            f"float32_matmul_precision={torch.get_float32_matmul_precision()}"
+        )
+    if backend == "jax":
+        import jax
+
+        precision = jax.config.jax_default_matmul_precision or "unset (TF32 on Ampere and later)"
+        return f"jax_default_matmul_precision={precision}"
+    import tensorflow as tf
+
+    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
+    return f"tensorflow tensor_float_32={enabled}"
+
+
 def machine_info(backend: str, device: str) -> dict:
     """Where a result came from: backend, device, CPU model and cores, GPU driver, versions."""
     gpu = device != "cpu"
@@ -211,6 +234,7 @@ def machine_info(backend: str, device: str) -> dict:
         "cpu_count": os.cpu_count(),
         "gpu": device if gpu else None,
         "gpu_driver": _nvidia_driver() if gpu else None,
+        "fp32_math": fp32_math(backend) if gpu else None,
         "host": platform.node(),
         "versions": library_versions(backend),
     }
