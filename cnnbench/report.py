@@ -183,7 +183,8 @@ def _read_results_file(path: Path) -> Loaded:
     return loaded
 
 
-def _expand(paths: Iterable[str]) -> list[Path]:
+def _expand(paths: Iterable[str]) -> list[tuple[Path, bool]]:
+    """(file, named on the command line) for every input; a folder stands for its files."""
     files = []
     for name in paths:
         path = Path(name)
@@ -191,18 +192,29 @@ def _expand(paths: Iterable[str]) -> list[Path]:
             found = sorted([*path.glob("*.json"), *path.glob("*.jsonl")])
             if not found:
                 raise ReportError(f"{path}: folder has no *.json or *.jsonl files")
-            files += found
+            files += [(file, False) for file in found]
         elif not path.exists():
             raise ReportError(f"{path}: no such file")
         else:
-            files.append(path)
+            files.append((path, True))
     return files
 
 
 def load(paths: Iterable[str]) -> Loaded:
-    """All runs in the given files and folders, each run once."""
+    """All runs in the given files and folders, each run once.
+
+    pytest-benchmark opens its --benchmark-json file when the session starts, so a
+    session that dies leaves it empty; its finished runs are in the .jsonl beside it.
+    Such an empty file found in a folder is skipped with a note; named, it is an error.
+    """
     loaded, seen = Loaded(), set()
-    for path in _expand(paths):
+    for path, named in _expand(paths):
+        if not named and path.suffix == ".json" and path.stat().st_size == 0:
+            loaded.notes.append(
+                f"{path}: empty (a benchmark session that did not finish); skipped, "
+                "its finished runs are in the session's .jsonl"
+            )
+            continue
         part = _read_results_file(path) if path.suffix == ".jsonl" else _read_benchmark_json(path)
         loaded.notes += part.notes
         for run in part.runs:
@@ -399,7 +411,10 @@ def _efficiency_cell(cell: Cell, key, col) -> list[str]:
         lines.append(f"{fraction:.1%} of {cell.median('peak_gflops'):.0f} GFLOP/s peak")
     host, gpu = cell.median("peak_host_mb"), cell.median("peak_gpu_mb")
     if host is not None:
-        lines.append(f"peak RSS {host:,.0f} MB" + (f", GPU {gpu:,.0f} MB" if gpu else ""))
+        if gpu and col.backend == "jax":  # no reset in JAX: the session's peak so far
+            lines.append(f"peak RSS {host:,.0f} MB, GPU ≤{gpu:,.0f} MB (session)")
+        else:
+            lines.append(f"peak RSS {host:,.0f} MB" + (f", GPU {gpu:,.0f} MB" if gpu else ""))
     return lines
 
 
@@ -408,7 +423,8 @@ def efficiency_tables(grid: dict[tuple, dict[Column, Cell]]) -> list[TableModel]
     caption = (
         "Training images per second of steady-state epoch time; achieved GFLOP/s = analytic "
         "training FLOPs per image × images/s; the fraction of the fp32 matmul peak measured "
-        "in the same session; peak resident memory of the run (and GPU allocator peak)."
+        "in the same session; peak resident memory of the run (and GPU allocator peak; "
+        "JAX cannot reset its peak, so its GPU figure is the session's so far, an upper bound)."
     )
     return [
         _table(
@@ -497,7 +513,10 @@ def provenance(runs: list[Run]) -> list[str]:
         parts = []
         for text in sorted(machines):
             m = json.loads(text)
-            gpu = f", GPU {m['gpu']} (driver {m.get('gpu_driver') or '?'})" if m.get("gpu") else ""
+            gpu = ""
+            if m.get("gpu"):
+                math = f", {m['fp32_math']}" if m.get("fp32_math") else ""
+                gpu = f", GPU {m['gpu']} (driver {m.get('gpu_driver') or '?'}{math})"
             parts.append(f"{m.get('cpu_model', '?')} ({m.get('cpu_count', '?')} cores){gpu}")
         versions = sorted(
             {", ".join(f"{k} {v}" for k, v in r.result.get("versions", {}).items()) for r in group}

@@ -155,6 +155,19 @@ def test_missing_file_and_empty_folder(tmp_path, capsys):
     assert "folder has no *.json or *.jsonl files" in capsys.readouterr().err
 
 
+def test_a_killed_sessions_empty_json_in_a_folder_is_skipped_not_fatal(tmp_path):
+    # pytest-benchmark opens --benchmark-json at start: a killed sweep leaves it empty,
+    # with its finished runs in the .jsonl beside it.
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "torch-cpu.json").write_text("")
+    (folder / "torch-cpu.jsonl").write_text(TORCH_LINES.read_text())
+    code, text = _render(folder, "--out", tmp_path / "out")
+    assert code == 0
+    assert "torch-cpu.json: empty (a benchmark session that did not finish); skipped" in text
+    assert "torch · cpu · keras default" in text
+
+
 def test_foreign_benchmarks_mixed_in_are_skipped_with_a_note(tmp_path):
     doc = json.loads(JAX.read_text())
     doc["benchmarks"].append({"name": "test_sort", "stats": {"median": 1.0}, "extra_info": {}})
