@@ -552,32 +552,53 @@ HEADLINE_END = "<!-- cnnbench:headline:end -->"
 
 
 def headline_markdown(grid: dict[tuple, dict[Column, Cell]], figure: str | None) -> str:
-    """The README's headline: full-length runtimes beside the 2017 ones, from the files."""
+    """The README's headline: full-length runtimes beside the 2017 ones, from the files.
+
+    One row per backend, device and path, one column per filter count (a table that
+    stays readable as backends and devices are added); the fastest run of each width
+    on each kind of device is bold.
+    """
     keys = sorted(k for k in grid if k[0] == REPORT_CONFIG and _sweep(k))
-    columns = sorted({c for k in keys for c in grid[k]}, key=lambda c: c.label)
     lines = [
         f"Full training, {config_title(REPORT_CONFIG)}, lr 0.1: median seconds "
-        "(validation accuracy). Rendered by `python -m cnnbench.report` from `reports/`."
+        "(validation accuracy); **bold**: the fastest of that width on that kind of device. "
+        "Rendered by `python -m cnnbench.report` from `reports/`."
     ]
     if not keys:
         return "\n".join([*lines, "", "No full-length runs yet."])
+    filters = sorted({k[1] for k in keys})
+    columns = sorted({c for k in keys for c in grid[k]}, key=lambda c: (c.kind != "gpu", c.label))
+    fastest = {}
+    for key in keys:
+        for kind in ("cpu", "gpu"):
+            times = [(cell.median("runtime_s"), col) for col, cell in grid[key].items()]
+            times = [(t, col) for t, col in times if col.kind == kind]
+            if times:
+                fastest[key[1], kind] = min(times, key=lambda item: item[0])[1]
+    by_filters = {k[1]: grid[k] for k in keys}
     lines += [
         "",
-        "| Filters | " + " | ".join(c.label for c in columns) + " | 2017 CPU | 2017 GPU |",
-        "|---|" + "---|" * (len(columns) + 2),
+        "| Backend · device · path | " + " | ".join(str(f) for f in filters) + " |",
+        "|---|" + "---:|" * len(filters),
     ]
-    for key in keys:
+    for col in columns:
         cells = []
-        for col in columns:
-            cell = grid[key].get(col)
-            cells.append(
+        for f in filters:
+            cell = by_filters[f].get(col)
+            text = (
                 MISSING
                 if cell is None
                 else f"{cell.median('runtime_s'):.1f} ({cell.median('val_accuracy'):.3f})"
             )
-        ref = REFERENCE_2017.get(key[1])
-        cells += [_fmt(ref and ref.cpu_s, ".2f"), _fmt(ref and ref.gpu_s, ".2f")]
-        lines.append(f"| {key[1]} | " + " | ".join(cells) + " |")
+            cells.append(f"**{text}**" if fastest.get((f, col.kind)) == col else text)
+        lines.append(f"| {col.label} | " + " | ".join(cells) + " |")
+    for kind, label in (
+        ("cpu", "2017 report · laptop CPU · TF 1.x"),
+        ("gpu", "2017 report · laptop GPU · TF 1.x"),
+    ):
+        refs = [REFERENCE_2017.get(f) for f in filters]
+        times = [ref and (ref.cpu_s if kind == "cpu" else ref.gpu_s) for ref in refs]
+        lines.append(f"| {label} | " + " | ".join(_fmt(t, ".2f") for t in times) + " |")
     if not any(c.kind == "gpu" for c in columns):
         lines += ["", "GPU: not yet measured (no GPU run in these files)."]
     if figure:

@@ -221,10 +221,42 @@ def test_readme_headline_is_rendered_from_the_files(tmp_path):
     code, _ = _render(path, "--out", tmp_path / "reports", "--readme", readme)
 
     text = readme.read_text()
-    assert code == 0 and "old" not in text and text.endswith("\nrest\n")
-    assert "| 8 | 61.0 (0.988) | 133.91 | 48.83 |" in text
+    assert code == 0 and "\nold\n" not in text and text.endswith("\nrest\n")
+    assert "| Backend · device · path | 8 |" in text
+    assert "| torch · cpu · keras default | **61.0 (0.988)** |" in text
+    assert "| 2017 report · laptop CPU · TF 1.x | 133.91 |" in text
+    assert "| 2017 report · laptop GPU · TF 1.x | 48.83 |" in text
     assert "GPU: not yet measured" in text
     assert "![runtime vs filters](reports/runtime_vs_filters.png)" in text
+
+
+def test_headline_bolds_the_fastest_of_each_width_per_device_kind(tmp_path):
+    record = json.loads(TORCH_LINES.read_text().splitlines()[0])
+    result = record["result"]
+    result.update(epochs=10, train_samples=55000, val_accuracy=0.99)
+    result["history"] = {key: values * 5 for key, values in result["history"].items()}
+    runs = []
+    for impl, profile, device, seconds in [
+        ("keras", "default", "cpu", 90.0),
+        ("native", None, "cpu", 40.0),
+        ("keras", "default", "NVIDIA H200", 20.0),
+    ]:
+        run = dict(result, impl=impl, profile=profile, device=device, runtime_s=seconds)
+        runs.append(json.dumps(dict(record, result=run)))
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(runs) + "\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{report.HEADLINE_START}\n{report.HEADLINE_END}\n")
+
+    assert _render(path, "--out", tmp_path / "reports", "--readme", readme)[0] == 0
+
+    rows = [line for line in readme.read_text().splitlines() if line.startswith("| torch")]
+    assert rows == [  # GPU rows first; each kind of device has its own fastest
+        "| torch · NVIDIA H200 · keras default | **20.0 (0.990)** |",
+        "| torch · cpu · keras default | 90.0 (0.990) |",
+        "| torch · cpu · native | **40.0 (0.990)** |",
+    ]
+    assert "GPU: not yet measured" not in readme.read_text()
 
 
 def test_readme_without_markers_is_an_error(tmp_path, capsys):
