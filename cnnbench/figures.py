@@ -1,7 +1,7 @@
 """The report's figures, redrawn from results with matplotlib (PNG, no display needed).
 
 - `runtime_vs_filters*.png`: full-training runtime against filter count, log scales, one
-  line per backend x device, the 2017 CPU and GPU runtimes beside them (its Figure 9);
+  panel per kind of device with the 2017 runtimes of that kind (its Figure 9);
 - `learning_curves*.png`: one panel per learning rate, training and validation error
   per epoch (its Figures 1-4);
 - `throughput_vs_filters*.png`: steady-state images/s and achieved GFLOP/s.
@@ -11,6 +11,7 @@ A suffix names the configuration when it is not the report's (10 epochs, 55000 i
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -30,8 +31,9 @@ def _suffix(config: tuple[int, int, int]) -> str:
     return "" if config == REPORT_CONFIG else f"-{epochs}ep-{samples}img-b{batch}"
 
 
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
+def _save(fig, path: Path, layout: bool = True) -> Path:
+    if layout:
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -46,15 +48,45 @@ def _series(grid: Grid, config, learning_rate=0.1) -> dict[Column, list[tuple[in
     return dict(sorted(series.items(), key=lambda item: item[0].label))
 
 
+# One look per line, the same in every figure: colour = backend, line = path, marker = device.
+BACKEND_COLORS = {"tensorflow": "tab:orange", "torch": "tab:red", "jax": "tab:blue"}
+PATH_LINES = {("keras", "default"): "-", ("keras", "tuned"): "--", ("native", None): ":"}
+
+
+def _style(column: Column) -> dict:
+    return {
+        "color": BACKEND_COLORS.get(column.backend, "tab:gray"),
+        "linestyle": PATH_LINES.get((column.impl, column.profile), "-."),
+        "marker": "o" if column.kind == "cpu" else "s",
+    }
+
+
+def _path_label(column: Column) -> str:
+    how = column.impl if column.profile is None else f"{column.impl} {column.profile}"
+    return f"{column.backend} · {how}"
+
+
 def runtime_vs_filters(grid: Grid, config, out: Path) -> Path | None:
+    """One panel per kind of device (CPU, GPU), each with the 2017 runtimes of that kind."""
     series = _series(grid, config)
     if not series:
         return None
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for column, points in series.items():
-        xs = [f for f, _ in points]
-        ax.plot(xs, [c.median("runtime_s") for _, c in points], marker="o", label=column.label)
-    for kind, style in (("cpu", "k--"), ("gpu", "k:")):
+    kinds = [k for k in ("cpu", "gpu") if any(c.kind == k for c in series)]
+    fig, axes = plt.subplots(
+        1, len(kinds), figsize=(6.5 * len(kinds), 6.2), squeeze=False, sharey=True
+    )
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        devices = sorted({c.device for c in series if c.kind == kind})
+        for column, points in series.items():
+            if column.kind != kind:
+                continue
+            label = _path_label(column) + (f" · {column.device}" if len(devices) > 1 else "")
+            ax.plot(
+                [f for f, _ in points],
+                [c.median("runtime_s") for _, c in points],
+                label=label,
+                **_style(column),
+            )
         ref = [
             (f, getattr(r, f"{kind}_s"))
             for f, r in REFERENCE_2017.items()
@@ -63,46 +95,64 @@ def runtime_vs_filters(grid: Grid, config, out: Path) -> Path | None:
         ax.plot(
             [f for f, _ in ref],
             [s for _, s in ref],
-            style,
-            marker="s",
-            alpha=0.6,
-            label=f"2017 report, {kind.upper()} (TF 1.x laptop)",
+            color="black",
+            linestyle="-",
+            linewidth=2.5,
+            alpha=0.35,
+            marker="D",
+            label=f"2017 report, laptop {kind.upper()} (TF 1.x)",
         )
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="filters per conv layer",
+            title=f"{kind.upper()}: {', '.join(devices)}" if kind == "gpu" else "CPU",
+        )
+        ax.set_xticks(sorted(REFERENCE_2017), labels=[str(f) for f in sorted(REFERENCE_2017)])
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
+    axes[0][0].set_ylabel("full training runtime (s)")
     epochs, samples, batch = config
-    ax.set(
-        xscale="log",
-        yscale="log",
-        xlabel="filters per conv layer",
-        ylabel="full training runtime (s)",
-        title=f"Runtime vs filters: {epochs} epochs × {samples} images, batch {batch}",
+    fig.suptitle(
+        f"Runtime vs filters: {epochs} epochs × {samples} images, batch {batch} "
+        "(colour: backend; line: solid Keras default, dashed Keras tuned, dotted native)",
+        fontsize=10,
     )
-    ax.set_xticks(sorted(REFERENCE_2017), labels=[str(f) for f in sorted(REFERENCE_2017)])
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
     return _save(fig, out / f"runtime_vs_filters{_suffix(config)}.png")
 
 
 def learning_curves(grid: Grid, config, out: Path) -> Path | None:
+    """Experiment 1: one panel per learning rate, for the setups swept over the rates."""
     rates = sorted(
         {lr for (cfg, filters, lr) in grid if cfg == config and filters == 16}, reverse=True
     )
     if len(rates) < 2:
         return None
+    # Only what was run at more than one rate: the 0.1 panel would otherwise also hold
+    # every filter-sweep variant that happens to share the 16-filter, lr 0.1 point.
+    seen: dict[Column, int] = {}
+    for lr in rates:
+        for column in grid[(config, 16, lr)]:
+            seen[column] = seen.get(column, 0) + 1
+    columns = sorted((c for c, n in seen.items() if n > 1), key=lambda c: c.label)
+    if not columns:
+        return None
     fig, axes = plt.subplots(
-        1, len(rates), figsize=(4 * len(rates), 4.6), sharey=True, squeeze=False
+        1, len(rates), figsize=(4 * len(rates), 4.8), sharey=True, squeeze=False
     )
-    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    columns = sorted({c for lr in rates for c in grid[(config, 16, lr)]}, key=lambda c: c.label)
-    color = {column: palette[i % len(palette)] for i, column in enumerate(columns)}
     for ax, lr in zip(axes[0], rates, strict=True):
-        for column, cell in sorted(grid[(config, 16, lr)].items(), key=lambda kv: kv[0].label):
+        for column in columns:
+            cell = grid[(config, 16, lr)].get(column)
+            if cell is None:
+                continue
             history = cell.runs[0]["history"]
             epochs = range(1, len(history["loss"]) + 1)
+            color = BACKEND_COLORS.get(column.backend, "tab:gray")
             ax.plot(
                 epochs,
                 [1 - a for a in history["accuracy"]],
                 "--",
-                color=color[column],
+                color=color,
                 marker="x",
                 label=f"{column.label}, train",
             )
@@ -110,7 +160,7 @@ def learning_curves(grid: Grid, config, out: Path) -> Path | None:
                 epochs,
                 [1 - a for a in history["val_accuracy"]],
                 "-",
-                color=color[column],
+                color=color,
                 marker="o",
                 markersize=3,
                 label=f"{column.label}, validation",
@@ -123,8 +173,16 @@ def learning_curves(grid: Grid, config, out: Path) -> Path | None:
     for ax in axes[0]:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
-    axes[0][0].legend(list(handles.values()), list(handles), fontsize=7)
-    return _save(fig, out / f"learning_curves{_suffix(config)}.png")
+    fig.legend(
+        list(handles.values()),
+        list(handles),
+        fontsize=8,
+        loc="lower center",
+        ncol=min(len(handles), 3),
+        bbox_to_anchor=(0.5, 0.0),
+    )
+    fig.tight_layout(rect=(0, 0.06 + 0.035 * math.ceil(len(handles) / 3), 1, 1))
+    return _save(fig, out / f"learning_curves{_suffix(config)}.png", layout=False)
 
 
 def throughput_vs_filters(grid: Grid, config, out: Path) -> Path | None:
@@ -135,18 +193,21 @@ def throughput_vs_filters(grid: Grid, config, out: Path) -> Path | None:
     series = {col: pts for col, pts in series.items() if pts}
     if not series:
         return None
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     for column, points in series.items():
         xs = [f for f, _ in points]
-        left.plot(
-            xs, [c.median("samples_per_s") for _, c in points], marker="o", label=column.label
-        )
-        right.plot(xs, [c.gflops for _, c in points], marker="o", label=column.label)
+        style = _style(column)
+        left.plot(xs, [c.median("samples_per_s") for _, c in points], label=column.label, **style)
+        right.plot(xs, [c.gflops for _, c in points], label=column.label, **style)
     left.set(xscale="log", yscale="log", xlabel="filters", ylabel="images / s (steady state)")
-    right.set(xscale="log", xlabel="filters", ylabel="achieved GFLOP/s (steady state)")
+    right.set(
+        xscale="log", yscale="log", xlabel="filters", ylabel="achieved GFLOP/s (steady state)"
+    )
     for ax in (left, right):
+        ax.set_xticks(sorted(REFERENCE_2017), labels=[str(f) for f in sorted(REFERENCE_2017)])
         ax.grid(True, which="both", alpha=0.3)
-    left.legend(fontsize=8)
+    right.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle("colour: backend; line: Keras default / tuned / native; ○ CPU, □ GPU", fontsize=9)
     return _save(fig, out / f"throughput_vs_filters{_suffix(config)}.png")
 
 
