@@ -51,6 +51,8 @@ def _series(grid: Grid, config, learning_rate=0.1) -> dict[Column, list[tuple[in
 # One look per line, the same in every figure: colour = backend, line = path, marker = device.
 BACKEND_COLORS = {"tensorflow": "tab:orange", "torch": "tab:red", "jax": "tab:blue"}
 PATH_LINES = {("keras", "default"): "-", ("keras", "tuned"): "--", ("native", None): ":"}
+# Learning curves: (history key, line, marker, label) for the training and validation error.
+CURVES = (("accuracy", "--", "x", "train"), ("val_accuracy", "-", "o", "validation"))
 
 
 def _style(column: Column) -> dict:
@@ -148,23 +150,16 @@ def learning_curves(grid: Grid, config, out: Path) -> Path | None:
             history = cell.runs[0]["history"]
             epochs = range(1, len(history["loss"]) + 1)
             color = BACKEND_COLORS.get(column.backend, "tab:gray")
-            ax.plot(
-                epochs,
-                [1 - a for a in history["accuracy"]],
-                "--",
-                color=color,
-                marker="x",
-                label=f"{column.label}, train",
-            )
-            ax.plot(
-                epochs,
-                [1 - a for a in history["val_accuracy"]],
-                "-",
-                color=color,
-                marker="o",
-                markersize=3,
-                label=f"{column.label}, validation",
-            )
+            for key, line, marker, split in CURVES:
+                ax.plot(
+                    epochs,
+                    [1 - a for a in history[key]],
+                    line,
+                    color=color,
+                    marker=marker,
+                    markersize=4,
+                    label=f"{column.label}, {split}",
+                )
         ax.set(title=f"learning rate {lr:g}", xlabel="epoch", yscale="log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, which="both", alpha=0.3)
