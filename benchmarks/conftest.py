@@ -242,6 +242,11 @@ class BenchSession:
 
 
 def pytest_configure(config):
+    # The unit tests turn warnings into errors (pyproject); a benchmark reports them
+    # instead: a library's deprecation notice (Keras on torch under numpy 2.5 gives
+    # one every step) must not throw away minutes of measured training. Appended last,
+    # this filter takes precedence over the ini's "error".
+    config.addinivalue_line("filterwarnings", "default")
     device = config.getoption("--device")
     if device == "cpu":
         hide_gpus()  # before any backend is imported

@@ -120,3 +120,21 @@ def test_bad_options_fail_at_start(backend, tmp_path):
     done = _bench(backend, tmp_path, "--filters", "8,x")
     assert done.returncode == 4
     assert "--filters '8,x': expected comma-separated numbers" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_library_warning_does_not_discard_a_measurement(backend, tmp_path):
+    # pyproject turns warnings into errors for the unit tests; on a newer stack a
+    # library warns during training (Keras on torch under numpy 2.5, every step), and
+    # that must be reported, not fail the run. The plugin plants one in every test.
+    (tmp_path / "plant_warning.py").write_text(
+        "import warnings\n"
+        "import pytest\n\n"
+        "@pytest.fixture(autouse=True)\n"
+        "def plant():\n"
+        "    warnings.warn('planted deprecation', DeprecationWarning)\n"
+        "    yield\n"
+    )
+    done = _bench(backend, tmp_path, "-p", "plant_warning", "--filters", "8", "-k", "test_filters")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "1 passed" in done.stdout and "planted deprecation" in done.stdout
