@@ -21,7 +21,7 @@ import json
 import os
 import statistics
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -313,8 +313,11 @@ def _runtime_cell(cell: Cell, reference: Reference | None, full_length: bool, ki
     return lines
 
 
-def _table(grid, config, where, title, caption, lead, render, extra=None) -> TableModel | None:
-    """Rows: the keys of `config` that `where` selects; columns: every Column found there.
+def _table(
+    grid, config, where, title, caption, lead, render, extra=None, min_rows=1
+) -> TableModel | None:
+    """Rows: the keys of `config` that `where` selects; columns: every Column found in
+    at least `min_rows` of them.
 
     `lead` = [(header, key -> text)] before the columns; `render(cell, key, column) ->
     lines` for present cells (absent ones show MISSING); `extra` = (headers, key -> cells)
@@ -323,7 +326,8 @@ def _table(grid, config, where, title, caption, lead, render, extra=None) -> Tab
     keys = sorted(k for k in grid if k[0] == config and where(k))
     if not keys:
         return None
-    columns = sorted({col for k in keys for col in grid[k]}, key=lambda c: c.label)
+    found = Counter(col for k in keys for col in grid[k])
+    columns = sorted((c for c, n in found.items() if n >= min_rows), key=lambda c: c.label)
     extra_headers, extra_cells = extra or ((), lambda key: [])
     rows = []
     for key in keys:
@@ -397,6 +401,7 @@ def learning_rate_tables(grid: dict[tuple, dict[Column, Cell]]) -> list[TableMod
             "Final validation accuracy and test error (median over rounds).",
             [("Learning rate", lambda key: f"{key[2]:g}")],
             lambda cell, key, col: [_accuracy_line(cell)],
+            min_rows=2,  # what was swept over the rates, not every lr 0.1 filter-sweep run
         )
         table.rows.sort(key=lambda row: -float(row[0][0]))
         tables.append(table)
