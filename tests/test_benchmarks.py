@@ -135,6 +135,13 @@ def test_a_library_warning_does_not_discard_a_measurement(backend, tmp_path):
         "    warnings.warn('planted deprecation', DeprecationWarning)\n"
         "    yield\n"
     )
-    done = _bench(backend, tmp_path, "-p", "plant_warning", "--filters", "8", "-k", "test_filters")
+    results_path = tmp_path / "results.jsonl"  # never the default, the checkout's reports/
+    done = _bench(
+        backend,
+        tmp_path,
+        *("-p", "plant_warning", "--filters", "8", "-k", "test_filters"),
+        *("--results", str(results_path)),
+    )
     assert done.returncode == 0, done.stdout[-3000:]
     assert "1 passed" in done.stdout and "planted deprecation" in done.stdout
+    assert len(results_path.read_text().splitlines()) == 1  # the run was recorded
