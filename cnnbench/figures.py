@@ -12,6 +12,7 @@ A suffix names the configuration when it is not the report's (10 epochs, 55000 i
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 
 import matplotlib
@@ -132,10 +133,7 @@ def learning_curves(grid: Grid, config, out: Path) -> Path | None:
         return None
     # Only what was run at more than one rate: the 0.1 panel would otherwise also hold
     # every filter-sweep variant that happens to share the 16-filter, lr 0.1 point.
-    seen: dict[Column, int] = {}
-    for lr in rates:
-        for column in grid[(config, 16, lr)]:
-            seen[column] = seen.get(column, 0) + 1
+    seen = Counter(column for lr in rates for column in grid[(config, 16, lr)])
     columns = sorted((c for c, n in seen.items() if n > 1), key=lambda c: c.label)
     if not columns:
         return None

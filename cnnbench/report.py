@@ -576,8 +576,9 @@ def headline_markdown(grid: dict[tuple, dict[Column, Cell]], figure: str | None)
     fastest = {}
     for key in keys:
         for kind in ("cpu", "gpu"):
-            times = [(cell.median("runtime_s"), col) for col, cell in grid[key].items()]
-            times = [(t, col) for t, col in times if col.kind == kind]
+            times = [
+                (c.median("runtime_s"), col) for col, c in grid[key].items() if col.kind == kind
+            ]
             if times:
                 fastest[key[1], kind] = min(times, key=lambda item: item[0])[1]
     by_filters = {k[1]: grid[k] for k in keys}
