@@ -1,90 +1,45 @@
-"""Options, device guard, results file and progress for the cnnbench benchmark suite.
+"""pytest glue for the cnnbench benchmark suite; the sweep itself is `cnnbench.sweep`.
 
     KERAS_BACKEND=jax pytest benchmarks/ --benchmark-json out.json [--filters 8,16]
         [--lrs 0.1,0.01] [--epochs N] [--train-subset N] [--rounds R] [--seed S]
-        [--device cpu|gpu|auto] [--results PATH] [--resume]
+        [--device cpu|gpu|auto] [--precision fp32|tf32|bf16] [--impl keras,native]
+        [--profile default,tuned] [--results PATH] [--resume] [--choices TUNE.json]
 
-The backend is `KERAS_BACKEND`. Each finished run is appended at once to the results
-file (default `reports/results-<backend>-<cpu|gpu>.jsonl`); `--resume` skips the
-runs that file already holds with the same settings, backend, device and versions.
+The backend is `KERAS_BACKEND`. pytest-benchmark times exactly the run's `fit` (its
+`runtime_s`): the model is built in pedantic's `setup`, checked and recorded in its
+`teardown`.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from cnnbench import checks, results
-from cnnbench.backend import BACKENDS, DEVICES, gpu_names, hide_gpus, machine_info
+from cnnbench import experiment, options
+from cnnbench.backend import BACKENDS, gpu_names, hide_gpus, machine_info
+from cnnbench.precision import effective
+from cnnbench.records import variant_id
+from cnnbench.sweep import Sweep, commit, variants
 
-SESSION = pytest.StashKey["BenchSession"]()
-
-
-def _csv(kind, name):
-    def parse(text: str) -> list:
-        try:
-            values = [kind(v) for v in text.split(",") if v.strip()]
-        except ValueError:
-            raise pytest.UsageError(
-                f"--{name} {text!r}: expected comma-separated numbers"
-            ) from None
-        if not values or any(v <= 0 for v in values):
-            raise pytest.UsageError(f"--{name} {text!r}: every value must be > 0")
-        return values
-
-    return parse
-
-
-def _choices(text: str, allowed: tuple[str, ...], name: str) -> list[str]:
-    values = [v.strip() for v in text.split(",") if v.strip()]
-    unknown = [v for v in values if v not in allowed]
-    if not values or unknown:
-        raise pytest.UsageError(f"--{name} {text!r}: choose from {', '.join(allowed)}")
-    return values
-
-
-def variants(impls: list[str], profiles: list[str]) -> list[tuple[str, str | None]]:
-    """(impl, profile) pairs: each Keras profile, and native once (it has no profile)."""
-    pairs: list[tuple[str, str | None]] = []
-    for impl in impls:
-        pairs += [(impl, p) for p in profiles] if impl == "keras" else [(impl, None)]
-    return pairs
+SWEEP = pytest.StashKey[Sweep]()
+LISTS_KEY = pytest.StashKey[dict]()
+LISTS = {
+    "filters": ",".join(map(str, experiment.FILTERS)),
+    "learning_rate": ",".join(map(str, experiment.LEARNING_RATES)),
+    "impl": "keras",
+    "profile": "default",
+}
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("cnnbench", "cnnbench benchmark options")
+    names = ("filters", "learning_rate", "epochs", "train_subset", "seed", "device")
+    options.add_config_options(group.addoption, (*names, "impl", "profile", "precision"), LISTS)
     group.addoption(
-        "--filters",
-        default="8,16,32,64,128,256",
-        help="filter counts for test_filters (default: %(default)s)",
-    )
-    group.addoption(
-        "--lrs",
-        default="0.1,0.01,0.001,0.0001",
-        help="learning rates for test_learning_rate (default: %(default)s)",
-    )
-    group.addoption("--epochs", type=int, default=10, help="epochs per run (default: 10)")
-    group.addoption(
-        "--train-subset",
-        type=int,
-        default=None,
-        metavar="N",
-        help="train on the first N of the 55000 images (default: all)",
-    )
-    group.addoption("--rounds", type=int, default=1, help="timed trainings per benchmark")
-    group.addoption("--seed", type=int, default=0)
-    group.addoption(
-        "--device",
-        choices=DEVICES,
-        default="auto",
-        help="cpu hides GPUs; gpu fails at start without one (default: auto)",
-    )
-    group.addoption("--impl", default="keras", help="keras,native (default: keras)")
-    group.addoption(
-        "--profile", default="default", help="Keras profiles: default,tuned (default: default)"
+        "--rounds", type=int, default=3, help="timed runs per benchmark, seeds S..S+R-1"
     )
     group.addoption(
         "--results",
@@ -95,150 +50,36 @@ def pytest_addoption(parser):
     group.addoption(
         "--resume", action="store_true", help="skip runs the results file already holds"
     )
+    group.addoption(
+        "--choices",
+        default=None,
+        metavar="PATH",
+        help="settings per path chosen by `python -m cnnbench tune --write-choices`",
+    )
 
 
-@dataclass
-class BenchSession:
-    """Everything the benchmarks share: what runs where, the data, the results file."""
+def _lists(config) -> dict[str, list]:
+    values = {}
+    for name in LISTS:
+        flag = options.LIST_FLAGS.get(name, "--" + name)
+        kind, choices = options.list_kind(name)
+        try:
+            values[name] = options.parse_list(config.getoption(flag), kind, choices, flag)
+        except options.OptionError as err:
+            raise pytest.UsageError(str(err)) from None
+    return values
 
-    config: pytest.Config
-    backend: str
-    device: str  # as requested: auto, cpu or gpu
-    device_name: str  # what the backend will run on: 'cpu' or the GPU's name
-    machine: dict  # backend, device, CPU, GPU and driver, library versions
-    results_path: Path
-    filters: list[int]
-    learning_rates: list[float]
-    variants: list[tuple[str, str | None]]
-    epochs: int
-    train_subset: int | None
-    rounds: int
-    seed: int
-    resume: bool
-    total_runs: int = 0
-    started_runs: int = 0
-    finished: dict[tuple, list[dict]] = field(default_factory=dict)  # (variant, filters, lr)
-    peak_gflops: float | None = None  # measured once, before the first timed run
-    _data: object = None
 
-    @property
-    def kind(self) -> str:
-        return "cpu" if self.device_name == "cpu" else "gpu"
-
-    @property
-    def data(self):
-        if self._data is None:
-            from cnnbench.data import load
-
-            self._data = load()
-            self.write(f"cnnbench: MNIST from {self._data.source}")
-        return self._data
-
-    def write(self, line: str) -> None:
-        """Print past pytest's capture, so a long sweep is never silent."""
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        capture = self.config.pluginmanager.get_plugin("capturemanager")
-        if reporter is None:
-            return
-        if capture is None:
-            reporter.write_line(line)
-            return
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(line)
-
-    def expected(self, name: str, variant, filters: int, learning_rate: float) -> dict:
-        return {
-            "benchmark": name,
-            "impl": variant[0],
-            "profile": variant[1],
-            "backend": self.backend,
-            "device": self.device_name,
-            "filters": filters,
-            "learning_rate": learning_rate,
-            "epochs": self.epochs,
-            "batch_size": 50,
-            "train_samples": self.train_subset or 55000,
-            "seed": self.seed,
-            "versions": self.machine["versions"],
-        }
-
-    def already_done(self, expected: dict) -> list[dict]:
-        if not (self.resume and self.results_path.exists()):
-            return []
-        key = results.settings_key(expected)
-        return [
-            r["result"]
-            for r in results.read(self.results_path, allow_torn_tail=True)
-            if r.get("benchmark") == expected["benchmark"]
-            and results.settings_key(r["result"]) == key
-        ]
-
-    def measure(self, benchmark, name, variant, filters, learning_rate, extra_check=None):
-        """Time `rounds` full trainings; a run counts only once its checks pass."""
-        from cnnbench.peak import matmul_peak_gflops
-        from cnnbench.progress import EpochLog
-        from cnnbench.train import RunConfig, run
-
-        self.started_runs += 1
-        expected = self.expected(name, variant, filters, learning_rate)
-        done = self.already_done(expected)
-        if len(done) >= self.rounds:
-            self.finished[(variant, filters, learning_rate)] = done
-            pytest.skip(f"--resume: {len(done)} finished run(s) in {self.results_path}")
-
-        config = RunConfig(
-            filters=filters,
-            learning_rate=learning_rate,
-            epochs=self.epochs,
-            batch_size=50,
-            seed=self.seed,
-            device=self.device,
-            train_subset=self.train_subset,
-            impl=variant[0],
-            profile=variant[1] or "default",
-        )
-        data = self.data  # loaded before the clock starts
-        if self.peak_gflops is None:
-            self.peak_gflops = matmul_peak_gflops(2048 if self.device_name == "cpu" else 8192)
-            self.write(f"cnnbench: fp32 matmul peak {self.peak_gflops:.1f} GFLOP/s")
-        label = f"[{self.started_runs}/{self.total_runs}] {self.backend} {self.device_name} {name}"
-        runs: list[dict] = []
-
-        def train():
-            result = run(config, data, callbacks=[EpochLog(label, self.write)])
-            runs.append(result.with_peak(self.peak_gflops).to_dict())
-
-        def check():  # pedantic's teardown: untimed, and a failure drops the time
-            result = runs[-1]
-            found = checks.problems(result)
-            if result["device"] != self.device_name:
-                found.append(f"ran on {result['device']!r}, labelled {self.device_name!r}")
-            if extra_check is not None:
-                found += extra_check(result)
-            if found:
-                raise AssertionError(f"{name}: " + "; ".join(found))
-            floor = checks.floor_for(result).reason
-            results.append(
-                self.results_path,
-                {
-                    "benchmark": name,
-                    "round": len(runs) - 1,
-                    "floor": floor,
-                    "machine": self.machine,
-                    "result": result,
-                },
-            )
-            self.write(
-                f"{label} done: runtime {result['runtime_s']:.1f} s, "
-                f"val_accuracy {result['val_accuracy']:.4f}, "
-                f"test_error {result['test_error']:.4f} -> {self.results_path}"
-            )
-
-        benchmark.pedantic(train, teardown=check, rounds=self.rounds, iterations=1)
-        benchmark.extra_info["floor"] = checks.floor_for(runs[-1]).reason
-        benchmark.extra_info["runs"] = runs
-        self.finished[(variant, filters, learning_rate)] = runs
-        return runs
+def _choices(path: str | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        choices = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise pytest.UsageError(f"--choices {path}: unreadable ({err})") from None
+    if not isinstance(choices, dict) or not all(isinstance(v, dict) for v in choices.values()):
+        raise pytest.UsageError(f"--choices {path}: expected {{path id: settings}}")
+    return choices
 
 
 def pytest_configure(config):
@@ -247,18 +88,20 @@ def pytest_configure(config):
     # one every step) must not throw away minutes of measured training. Appended last,
     # this filter takes precedence over the ini's "error".
     config.addinivalue_line("filterwarnings", "default")
-    device = config.getoption("--device")
+    device = config.getoption("device")
     if device == "cpu":
         hide_gpus()  # before any backend is imported
     backend = os.environ.get("KERAS_BACKEND") or "tensorflow"
     if backend not in BACKENDS:
         raise pytest.UsageError(f"KERAS_BACKEND={backend!r}: expected one of {', '.join(BACKENDS)}")
     for name in ("epochs", "rounds"):
-        if config.getoption(f"--{name}") < 1:
+        if config.getoption(name) < 1:
             raise pytest.UsageError(f"--{name} must be >= 1")
-    subset = config.getoption("--train-subset")
-    if subset is not None and not 1 <= subset <= 55000:
-        raise pytest.UsageError("--train-subset must be in 1..55000")
+    subset = config.getoption("train_subset")
+    if subset is not None and not 1 <= subset <= experiment.TRAIN_SIZE:
+        raise pytest.UsageError(f"--train-subset must be in 1..{experiment.TRAIN_SIZE}")
+    lists = _lists(config)
+    choices = _choices(config.getoption("--choices"))
 
     import keras  # noqa: F401  (imports the backend named by KERAS_BACKEND)
 
@@ -271,57 +114,154 @@ def pytest_configure(config):
         config.getoption("--results")
         or config.rootpath / "reports" / f"results-{backend}-{kind}.jsonl"
     )
-    config.stash[SESSION] = BenchSession(
-        config=config,
+    machine = machine_info(backend, device_name)
+    machine["commit"] = commit(config.rootpath) or os.environ.get("CNNBENCH_COMMIT")
+    config.stash[SWEEP] = Sweep(
         backend=backend,
         device=device,
         device_name=device_name,
-        machine=machine_info(backend, device_name),
+        machine=machine,
         results_path=results_path,
-        filters=_csv(int, "filters")(config.getoption("--filters")),
-        learning_rates=_csv(float, "lrs")(config.getoption("--lrs")),
-        variants=variants(
-            _choices(config.getoption("--impl"), ("keras", "native"), "impl"),
-            _choices(config.getoption("--profile"), ("default", "tuned"), "profile"),
-        ),
-        epochs=config.getoption("--epochs"),
+        precision=effective(config.getoption("precision"), kind),
+        epochs=config.getoption("epochs"),
         train_subset=subset,
+        seed=config.getoption("seed"),
         rounds=config.getoption("--rounds"),
-        seed=config.getoption("--seed"),
         resume=config.getoption("--resume"),
+        variants=variants(lists["impl"], lists["profile"]),
+        choices=choices,
+        write=lambda line: _write(config, line),
     )
+    config.stash[LISTS_KEY] = lists
+
+
+def _write(config, line: str) -> None:
+    """Print past pytest's capture, so a long sweep is never silent."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    if capture is None:
+        reporter.write_line(line)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)
 
 
 def pytest_report_header(config):
-    s = config.stash[SESSION]
+    s = config.stash[SWEEP]
     return (
         f"cnnbench: backend {s.backend} on {s.device_name} (--device {s.device}), "
-        f"epochs {s.epochs}, train subset {s.train_subset or 'all'}, rounds {s.rounds}, "
-        f"results {s.results_path}{' (resume)' if s.resume else ''}"
+        f"precision {s.precision}, epochs {s.epochs}, train subset {s.train_subset or 'all'}, "
+        f"rounds {s.rounds}, results {s.results_path}{' (resume)' if s.resume else ''}"
     )
 
 
 def pytest_generate_tests(metafunc):
-    s = metafunc.config.stash[SESSION]
+    s, lists = metafunc.config.stash[SWEEP], metafunc.config.stash[LISTS_KEY]
     if "filters" in metafunc.fixturenames:
-        metafunc.parametrize("filters", s.filters, ids=str)
+        metafunc.parametrize("filters", lists["filters"], ids=str)
     if "variant" in metafunc.fixturenames:
-        metafunc.parametrize(
-            "variant", s.variants, ids=lambda v: v[0] if v[1] is None else f"{v[0]}-{v[1]}"
-        )
+        ids = [v[0] if v[1] is None else f"{v[0]}-{v[1]}" for v in s.variants]
+        metafunc.parametrize("variant", s.variants, ids=ids)
     if "learning_rate" in metafunc.fixturenames:
-        metafunc.parametrize("learning_rate", s.learning_rates, ids=lambda lr: f"{lr:g}")
+        metafunc.parametrize("learning_rate", lists["learning_rate"], ids=lambda lr: f"{lr:g}")
+    if "round_" in metafunc.fixturenames:
+        metafunc.parametrize("round_", range(s.rounds), ids=lambda r: f"r{r}")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Round by round: every benchmark's round 0, then every round 1, ... (stable)."""
+    items.sort(key=lambda item: getattr(item, "callspec", None) and item.callspec.params["round_"])
 
 
 def pytest_collection_finish(session):
-    session.config.stash[SESSION].total_runs = len(session.items)  # after -k/-m deselection
+    session.config.stash[BENCH_KEY] = Bench(session.config.stash[SWEEP], len(session.items))
+
+
+class Bench:
+    """What each benchmark calls: time one run (`measure`), with the session's state."""
+
+    def __init__(self, sweep: Sweep, total: int) -> None:
+        self.sweep, self.total, self.started = sweep, total, 0
+        self._data = None
+
+    @property
+    def data(self):
+        if self._data is None:
+            from cnnbench.data import load
+
+            self._data = load()
+            self.sweep.write(f"cnnbench: MNIST from {self._data.source}")
+        return self._data
+
+    def _ready(self, filters: int) -> None:
+        """Warm every path up, then measure the peak, once, before the first timed run."""
+        from cnnbench.peak import matmul_peak_gflops
+        from cnnbench.train import run
+
+        sweep = self.sweep
+        if sweep.warmed_up:
+            return
+        for config in sweep.warmup_configs(filters):
+            result = run(config, self.data)
+            sweep.record("warmup", 0, result, warmup=True)
+            path = variant_id(config.impl, config.recorded_profile)
+            sweep.write(
+                f"cnnbench: warm-up {path}: {result.runtime_s:.1f} s, untimed, not reported"
+            )
+        size = 2048 if sweep.kind == "cpu" else 8192
+        sweep.peak_gflops = matmul_peak_gflops(size, precision=sweep.precision)
+        sweep.write(f"cnnbench: {sweep.precision} matmul peak {sweep.peak_gflops:.1f} GFLOP/s")
+        sweep.warmed_up = True
+
+    def measure(self, benchmark, name, variant, filters, learning_rate, round_, extra=None):
+        """Time one run; it counts only once its checks pass."""
+        from cnnbench.progress import EpochLog
+        from cnnbench.train import prepare
+
+        sweep = self.sweep
+        self.started += 1
+        config = sweep.config(variant, filters, learning_rate, round_)
+        key = (variant, filters, learning_rate, round_)
+        done = sweep.on_file(name, config)
+        if done is not None:
+            sweep.finished[key] = done
+            pytest.skip(f"--resume: on file in {sweep.results_path}")
+        data = self.data  # loaded before the clock starts
+        self._ready(filters)
+        label = f"[{self.started}/{self.total}] {sweep.backend} {sweep.device_name} {name}"
+
+        def setup():
+            return (prepare(config, data, callbacks=[EpochLog(label, sweep.write)]),), {}
+
+        def timed(prepared):
+            prepared.measured = prepared.fit()
+
+        def teardown(prepared):  # untimed; a failed check drops the time
+            result = prepared.finish(prepared.measured).with_peak(sweep.peak_gflops).to_dict()
+            found = sweep.problems(result, extra)
+            if found:
+                raise AssertionError(f"{name}: " + "; ".join(found))
+            sweep.record(name, round_, result)
+            sweep.finished[key] = result
+            benchmark.extra_info.update(round=round_, runs=[result])
+            sweep.write(
+                f"{label} done: runtime {result['runtime_s']:.1f} s, "
+                f"val_accuracy {result['val_accuracy']:.4f}, "
+                f"test_error {result['test_error']:.4f} -> {sweep.results_path}"
+            )
+
+        benchmark.pedantic(timed, setup=setup, teardown=teardown, rounds=1, iterations=1)
+
+
+BENCH_KEY = pytest.StashKey[Bench]()  # set once collection knows how many runs there are
 
 
 @pytest.fixture(scope="session")
-def bench(request) -> BenchSession:
-    return request.config.stash[SESSION]
+def bench(request) -> Bench:
+    return request.config.stash[BENCH_KEY]
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    s = config.stash[SESSION]
-    machine_info["cnnbench"] = s.machine
+    machine_info["cnnbench"] = config.stash[SWEEP].machine

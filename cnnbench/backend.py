@@ -15,7 +15,8 @@ import subprocess
 from pathlib import Path
 
 BACKENDS = ("tensorflow", "torch", "jax")
-DEVICES = ("auto", "cpu", "gpu")
+DEVICES = ("auto", "cpu", "gpu")  # what a run may ask for
+KINDS = ("cpu", "gpu")  # what it ran on, as a kind of device
 
 
 class DeviceError(Exception):
@@ -105,6 +106,14 @@ def synchronize(backend: str) -> None:
 
         jax.effects_barrier()
     # TensorFlow's eager ops and tf.function calls return once their results are ready.
+
+
+def reset_process_settings(backend: str) -> None:
+    """Put back the process-wide switches a native run may turn (the library defaults)."""
+    if backend == "torch":
+        import torch
+
+        torch.backends.cudnn.benchmark = False
 
 
 def reset_peak_memory(backend: str) -> None:

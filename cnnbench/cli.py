@@ -1,14 +1,16 @@
-"""Command line: `python -m cnnbench {run,data,peak} ...`. Parses, calls the library, prints.
+"""Command line: `python -m cnnbench {run,tune,peak,data,report} ...`. Parses, calls the
+library, prints.
 
     python -m cnnbench data
     python -m cnnbench run --backend jax --filters 16 --epochs 10 --json result.json
+    python -m cnnbench tune --backend torch --device gpu --impl native --filters 64
+    python -m cnnbench report reports/
 
 Bad input ends in one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -17,65 +19,62 @@ import sys
 import tempfile
 from pathlib import Path
 
+from cnnbench import options
 from cnnbench.backend import BACKENDS, DEVICES, DeviceError, hide_gpus
 from cnnbench.data import DataError
+from cnnbench.errors import EXIT_USAGE, OneLineParser, UsageError
+from cnnbench.precision import PRECISIONS
 
-EXIT_USAGE = 2
+RUN_FIELDS = (
+    "filters",
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "device",
+    "seed",
+    "train_subset",
+    "impl",
+    "profile",
+    "precision",
+)
 
 
-class UsageError(Exception):
-    """Bad input from the command line: reported in one line, exit status 2."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse prints usage + message; we want one line
-        raise UsageError(message)
-
-
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> OneLineParser:
     parser = OneLineParser(prog="python -m cnnbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    backend_help = "Keras backend (default: $KERAS_BACKEND, else tensorflow)"
 
     data = sub.add_parser("data", help="fetch and verify MNIST; print its source and path")
     data.add_argument("--data", metavar="PATH", help="a Keras-format mnist.npz to verify")
 
     run = sub.add_parser("run", help="train the report's CNN once and print its summary")
-    run.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        help="Keras backend (default: $KERAS_BACKEND, else tensorflow)",
-    )
-    run.add_argument("--filters", type=int, default=16, help="filters per conv layer")
-    run.add_argument("--epochs", type=int, default=10)
-    run.add_argument("--lr", type=float, default=0.1, help="SGD learning rate")
-    run.add_argument("--batch-size", type=int, default=50)
-    run.add_argument("--device", choices=DEVICES, default="auto")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument(
-        "--train-subset",
-        type=int,
-        metavar="N",
-        help="train on the first N of the 55000 training images",
-    )
-    run.add_argument(
-        "--impl",
-        choices=("keras", "native"),
-        default="keras",
-        help="keras, or the same network written without Keras",
-    )
-    run.add_argument(
-        "--profile",
-        choices=("default", "tuned"),
-        default="default",
-        help="Keras execution profile (README: Execution profiles)",
-    )
+    run.add_argument("--backend", choices=BACKENDS, help=backend_help)
+    options.add_config_options(run.add_argument, RUN_FIELDS)
     run.add_argument("--json", metavar="PATH", help="write the full result here as JSON")
     run.add_argument("--data", metavar="PATH", help="a Keras-format mnist.npz")
 
-    peak = sub.add_parser("peak", help="measure the device's fp32 matmul peak (GFLOP/s)")
+    tune = sub.add_parser("tune", help="time each candidate setting of a path; name the fastest")
+    tune.add_argument("--backend", choices=BACKENDS, help=backend_help)
+    options.add_config_options(
+        tune.add_argument,
+        ("filters", "epochs", "device", "seed", "train_subset", "precision", "impl"),
+        lists={"impl": "keras,native"},
+    )
+    tune.add_argument("--rounds", type=int, default=1, help="timed runs per candidate")
+    tune.add_argument("--results", metavar="PATH", help="append every timed run here (JSONL)")
+    tune.add_argument(
+        "--write-choices", metavar="PATH", help="write the winners for a benchmark's --choices"
+    )
+    tune.add_argument("--data", metavar="PATH", help="a Keras-format mnist.npz")
+
+    peak = sub.add_parser("peak", help="measure the device's matmul peak (GFLOP/s)")
     peak.add_argument("--backend", choices=BACKENDS, help="default: $KERAS_BACKEND")
     peak.add_argument("--device", choices=DEVICES, default="auto")
+    peak.add_argument("--precision", choices=PRECISIONS, default="fp32")
     peak.add_argument("--size", type=int, default=2048, help="matrix size N (default 2048)")
+
+    report = sub.add_parser("report", help="tables, figures and summary from results files")
+    report.add_argument("rest", nargs="*", help="see python -m cnnbench.report --help")
     return parser
 
 
@@ -95,14 +94,16 @@ def _keras_backend_in_process() -> str | None:
 
 def summary_block(result) -> str:
     """The report's closing block, with the backend and device it ran on."""
+    from cnnbench.model import DENSE_UNITS
+
     lines = [
         "Training has been completed",
         "",
-        f"Backend: {result.backend} on {result.device}",
+        f"Backend: {result.backend} on {result.device} ({result.precision})",
         f"Total number of Epochs trained: {result.epochs}",
         f"Batch size: {result.batch_size}",
         f"Learning rate: {result.learning_rate:g}",
-        "Number of units: 128",
+        f"Number of units: {DENSE_UNITS}",
         f"Number of filters: {result.filters}",
         "",
         f"Validation accuracy: {result.val_accuracy:.3f}",
@@ -150,57 +151,67 @@ def _select_backend(args, argv: list[str]) -> int | None:
     return None
 
 
+def _where(args) -> str:
+    import keras
+
+    from cnnbench.backend import gpu_names, require_gpu
+
+    backend = keras.backend.backend()
+    gpus = require_gpu(backend) if args.device == "gpu" else gpu_names(backend)
+    return gpus[0] if gpus and args.device != "cpu" else "cpu"
+
+
 def _cmd_peak(args, argv: list[str]) -> int:
     if args.size < 64:
         raise UsageError(f"--size must be >= 64, got {args.size}")
     code = _select_backend(args, argv)
     if code is not None:
         return code
-    import keras
-
-    from cnnbench.backend import gpu_names, require_gpu
     from cnnbench.peak import matmul_peak_gflops
+    from cnnbench.precision import effective
 
-    backend = keras.backend.backend()
-    gpus = require_gpu(backend) if args.device == "gpu" else gpu_names(backend)
-    where = gpus[0] if gpus and args.device != "cpu" else "cpu"
-    peak = matmul_peak_gflops(args.size)
-    print(f"fp32 matmul peak ({backend} on {where}, {args.size}x{args.size}): {peak:.1f} GFLOP/s")
+    where = _where(args)
+    precision = effective(args.precision, "cpu" if where == "cpu" else "gpu")
+    peak = matmul_peak_gflops(args.size, precision=precision)
+    backend = os.environ["KERAS_BACKEND"]
+    print(
+        f"{precision} matmul peak ({backend} on {where}, {args.size}x{args.size}): "
+        f"{peak:.1f} GFLOP/s"
+    )
     return 0
 
 
-def _cmd_run(args, argv: list[str]) -> int:
+def _config(args, **fields):
+    from cnnbench.records import RunConfig
+
+    try:
+        return RunConfig(**fields)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def _check_paths(args) -> None:
     if args.data is not None and not Path(args.data).is_file():
         raise UsageError(f"data path {args.data} does not exist")
-    if args.json is not None and Path(args.json).is_dir():
-        raise UsageError(f"--json {args.json} is a directory")
+    for flag in ("json", "results", "write_choices"):
+        target = getattr(args, flag, None)
+        if target is not None and Path(target).is_dir():
+            raise UsageError(f"--{flag.replace('_', '-')} {target} is a directory")
+
+
+def _cmd_run(args, argv: list[str]) -> int:
+    _check_paths(args)
     code = _select_backend(args, argv)
     if code is not None:
         return code
     backend = os.environ["KERAS_BACKEND"]
+    config = _config(args, **{name: getattr(args, name) for name in RUN_FIELDS})
 
     from cnnbench.data import load
-    from cnnbench.train import RunConfig
-
-    try:
-        config = RunConfig(
-            filters=args.filters,
-            learning_rate=args.lr,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            device=args.device,
-            train_subset=args.train_subset,
-            impl=args.impl,
-            profile=args.profile,
-        )
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-    mnist = load(args.data)
-
     from cnnbench.progress import RichProgress
     from cnnbench.train import run
 
+    mnist = load(args.data)
     how = "native" if config.impl == "native" else config.profile
     label = f"{backend} {how} f={config.filters} lr={config.learning_rate:g}"
     with RichProgress(label) as progress:
@@ -212,16 +223,59 @@ def _cmd_run(args, argv: list[str]) -> int:
     return 0
 
 
+def _cmd_tune(args, argv: list[str]) -> int:
+    _check_paths(args)
+    if args.epochs < 2:
+        raise UsageError("tune needs --epochs >= 2 (a steady epoch after the first)")
+    if args.rounds < 1:
+        raise UsageError(f"--rounds must be >= 1, got {args.rounds}")
+    try:
+        impls = options.parse_list(args.impl, str, ("keras", "native"), "--impl")
+    except options.OptionError as err:
+        raise UsageError(str(err)) from None
+    code = _select_backend(args, argv)
+    if code is not None:
+        return code
+    fields = ("filters", "epochs", "device", "seed", "train_subset", "precision")
+    base = _config(args, **{name: getattr(args, name) for name in fields})
+
+    from cnnbench import results, tune
+    from cnnbench.data import load
+
+    where = _where(args)
+    kind = "cpu" if where == "cpu" else "gpu"
+    mnist = load(args.data)
+
+    def record(line: dict) -> None:
+        if args.results:
+            results.append(Path(args.results), line)
+
+    trials = tune.tune(
+        base, os.environ["KERAS_BACKEND"], kind, impls, mnist, args.rounds, print, record
+    )
+    from rich.console import Console
+
+    Console().print(tune.table(trials, where))
+    chosen = tune.winners(trials)
+    if args.write_choices:
+        write_json(chosen, Path(args.write_choices))
+        print(f"choices written to {args.write_choices}")
+    return 0 if chosen else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(format="cnnbench: %(message)s", level=logging.INFO)
     try:
+        if argv[:1] == ["report"]:  # its own parser reads the rest
+            from cnnbench.report import main as report_main
+
+            return report_main(argv[1:])
         args = _parser().parse_args(argv)
+        commands = {"data": _cmd_data, "peak": _cmd_peak, "run": _cmd_run, "tune": _cmd_tune}
         if args.command == "data":
             return _cmd_data(args)
-        if args.command == "peak":
-            return _cmd_peak(args, argv)
-        return _cmd_run(args, argv)
+        return commands[args.command](args, argv)
     except (UsageError, DataError, DeviceError) as err:
         print(f"cnnbench: error: {err}", file=sys.stderr)
         return EXIT_USAGE

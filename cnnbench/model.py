@@ -19,23 +19,29 @@ IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 DENSE_UNITS = 128
 KERNEL = 3
+POOLED_SIDE = IMAGE_SHAPE[0] // 4  # two 2x2 pools: 28 -> 14 -> 7
 
 
-def build_model(filters: int) -> keras.Model:
-    """Build (uncompiled) the report's CNN with `filters` feature maps per conv layer."""
+def build_model(filters: int, dtype: str = "float32") -> keras.Model:
+    """Build (uncompiled) the report's CNN with `filters` feature maps per conv layer.
+
+    `dtype` is a Keras dtype policy for the hidden layers (`mixed_bfloat16` computes in
+    bfloat16 with float32 weights); the softmax layer stays float32, as Keras's mixed
+    precision guide advises.
+    """
     if filters < 1:
         raise ValueError(f"filters must be >= 1, got {filters}")
-    conv = dict(kernel_size=KERNEL, strides=1, padding="same", activation="relu")
+    conv = dict(kernel_size=KERNEL, strides=1, padding="same", activation="relu", dtype=dtype)
     return keras.Sequential(
         [
             keras.Input(IMAGE_SHAPE),
             keras.layers.Conv2D(filters, name="conv1", **conv),
-            keras.layers.MaxPooling2D(2, name="pool1"),
+            keras.layers.MaxPooling2D(2, name="pool1", dtype=dtype),
             keras.layers.Conv2D(filters, name="conv2", **conv),
-            keras.layers.MaxPooling2D(2, name="pool2"),
-            keras.layers.Flatten(name="flatten"),
-            keras.layers.Dense(DENSE_UNITS, activation="relu", name="dense"),
-            keras.layers.Dense(NUM_CLASSES, activation="softmax", name="logits"),
+            keras.layers.MaxPooling2D(2, name="pool2", dtype=dtype),
+            keras.layers.Flatten(name="flatten", dtype=dtype),
+            keras.layers.Dense(DENSE_UNITS, activation="relu", name="dense", dtype=dtype),
+            keras.layers.Dense(NUM_CLASSES, activation="softmax", name="logits", dtype="float32"),
         ],
         name=f"cnn{filters}",
     )
@@ -43,7 +49,7 @@ def build_model(filters: int) -> keras.Model:
 
 def _layer_shapes(filters: int) -> dict[str, int]:
     height, width, channels = IMAGE_SHAPE
-    pooled = (height // 4) * (width // 4)  # two 2x2 pools: 28 -> 14 -> 7
+    pooled = POOLED_SIDE * POOLED_SIDE
     return {
         "conv1_out": height * width,  # 'same' padding, stride 1
         "conv2_out": (height // 2) * (width // 2),

@@ -26,6 +26,7 @@ SETTINGS = (
     "batch_size",
     "train_samples",
     "seed",
+    "precision",
     "versions",
 )
 

@@ -1,129 +1,38 @@
 """One training run of the report's CNN, timed and checked, as a `RunResult`.
 
-    from cnnbench.train import RunConfig, run
+    from cnnbench.train import run
+    from cnnbench.records import RunConfig
     result = run(RunConfig(filters=16, epochs=10))
     print(result.to_dict())
 
-The backend is the one keras was imported with (`KERAS_BACKEND`). Timing follows
-the report: `runtime_s` is the whole `fit` (all epochs, each with its validation
-pass); `first_epoch_s` carries tracing/compilation and is reported apart from
-`steady_epoch_s`, the median of the later epochs.
+A run has three parts, and only the middle one is timed:
+
+1. `prepare(config, data)`: set the precision, build the model (or native trainer),
+   compile its setup, put the data where it will be read (untimed);
+2. `Prepared.fit()`: every epoch, each with its validation pass: `runtime_s`. Tracing,
+   compilation and graph capture of the run's own functions happen here, in the first
+   epoch, and are reported apart (`first_epoch_s` vs `steady_epoch_s`);
+3. `Prepared.finish(measured)`: the test evaluation and everything derived (untimed).
+
+The benchmark suite hands these to pytest-benchmark's pedantic `setup`, target and
+`teardown`, so the seconds it records are exactly `runtime_s`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import math
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import keras
 
 from cnnbench import backend as backends
+from cnnbench import native, precision, profiles
 from cnnbench.data import Mnist, load
+from cnnbench.experiment import EVAL_BATCH_SIZE
 from cnnbench.model import build_model, train_flops_per_sample
-
-TRAIN_SIZE = 55000
-IMPLS = ("keras", "native")
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
-EVAL_BATCH_SIZE = 500  # evaluation batch size only changes speed, not the numbers
-
-# Keras execution profiles: extra `compile` arguments per backend. 'default' is what a
-# user gets from `model.fit` with Keras's defaults; 'tuned' is the fastest setting found
-# by measurement on the CI machine class (README, "Execution profiles", has the numbers).
-# "epoch" stands for the number of steps in one epoch: one call into the compiled
-# function per epoch, so Python is entered once per epoch instead of once per step.
-PROFILES: dict[str, dict[str, dict]] = {
-    "default": {"tensorflow": {}, "torch": {}, "jax": {}},
-    "tuned": {
-        # XLA (jit_compile=True) measured slower on CPU; one execution per epoch faster.
-        "tensorflow": {"steps_per_execution": "epoch"},
-        # torch refuses steps_per_execution > 1; torch.compile and DataLoader input
-        # measured no faster on CPU: the default is the best found.
-        "torch": {},
-        "jax": {"steps_per_execution": "epoch"},
-    },
-}
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    filters: int = 16
-    learning_rate: float = 0.1  # the report's best of 0.1 .. 0.0001
-    epochs: int = 10
-    batch_size: int = 50  # 55000 / 50 = 1100 steps an epoch, as in the report
-    seed: int = 0
-    device: str = "auto"  # 'cpu', 'gpu' or 'auto' (the backend's default placement)
-    train_subset: int | None = None  # train on the first N images, for quick runs
-    impl: str = "keras"  # 'keras', or 'native': the same network without Keras
-    profile: str = "default"  # Keras execution profile: 'default' or 'tuned' (see PROFILES)
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.filters < 1:
-            problems.append(f"filters must be >= 1, got {self.filters}")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            problems.append(f"learning rate must be > 0, got {self.learning_rate}")
-        if self.epochs < 1:
-            problems.append(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            problems.append(f"batch size must be >= 1, got {self.batch_size}")
-        if self.device not in backends.DEVICES:
-            problems.append(
-                f"device must be one of {', '.join(backends.DEVICES)}, got {self.device!r}"
-            )
-        if self.train_subset is not None and not 1 <= self.train_subset <= TRAIN_SIZE:
-            problems.append(f"train subset must be in 1..{TRAIN_SIZE}, got {self.train_subset}")
-        if self.impl not in IMPLS:
-            problems.append(f"impl must be one of {', '.join(IMPLS)}, got {self.impl!r}")
-        if self.profile not in PROFILES:
-            problems.append(f"profile must be one of {', '.join(PROFILES)}, got {self.profile!r}")
-        if problems:
-            raise ValueError("; ".join(problems))
-
-
-@dataclass(frozen=True)
-class RunResult:
-    backend: str
-    device: str  # 'cpu' or the GPU's name, read from where the weights live
-    filters: int
-    params: int
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    seed: int
-    train_samples: int
-    history: dict[str, list[float]]  # loss, accuracy, val_loss, val_accuracy, epoch_seconds
-    val_accuracy: float
-    val_loss: float
-    test_accuracy: float
-    test_error: float
-    runtime_s: float
-    first_epoch_s: float
-    steady_epoch_s: float | None  # None when there is only one epoch
-    samples_per_s: float | None  # train_samples / steady_epoch_s
-    flops_per_sample: int
-    versions: dict[str, str] = field(default_factory=dict)
-    data_source: str = ""
-    impl: str = "keras"
-    profile: str | None = "default"  # None for native implementations
-    settings: dict = field(default_factory=dict)  # what the profile (or native code) chose
-    achieved_gflops: float | None = None  # flops_per_sample * samples_per_s, steady state
-    peak_gflops: float | None = None  # the device's measured fp32 matmul peak, when known
-    peak_fraction: float | None = None  # achieved_gflops / peak_gflops
-    peak_host_mb: float | None = None  # peak resident memory during the run
-    peak_gpu_mb: float | None = None  # peak GPU allocator memory during the run, on GPU
-
-    def with_peak(self, peak_gflops: float) -> RunResult:
-        """This result, placed against a measured peak (`python -m cnnbench peak`)."""
-        fraction = None if self.achieved_gflops is None else self.achieved_gflops / peak_gflops
-        return dataclasses.replace(self, peak_gflops=peak_gflops, peak_fraction=fraction)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+from cnnbench.records import HISTORY_KEYS, Measured, RunConfig, RunResult
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -145,63 +54,189 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+def settings_for(config: RunConfig, backend: str, kind: str) -> dict:
+    """The settings a run uses: the chosen ones for its path, or the config's own."""
+    wanted = config.settings
+    if wanted is None:
+        wanted = profiles.chosen(config.impl, config.profile, backend, kind)
+    return profiles.check(config.impl, backend, wanted)
+
+
+def _kind(config: RunConfig, backend: str) -> str:
+    if config.device == "gpu":
+        backends.require_gpu(backend)
+        return "gpu"
+    if config.device == "cpu":
+        return "cpu"
+    return "gpu" if backends.gpu_names(backend) else "cpu"
+
+
+class Prepared:
+    """A run built and placed, ready for its timed `fit`; `finish` completes it."""
+
+    def __init__(self, config: RunConfig, backend: str, data: Mnist, callbacks=()) -> None:
+        start = time.perf_counter()
+        self.config, self.backend, self.data = config, backend, data
+        self.callbacks = list(callbacks)
+        kind = _kind(config, backend)
+        self.precision = precision.effective(config.precision, kind)
+        precision.apply(self.precision, backend)
+        backends.reset_process_settings(backend)
+        backends.reset_peak_memory(backend)
+        self.settings = settings_for(config, backend, kind)
+        self._build()
+        backends.check_placement(config.device, self.device, backend)
+        self.setup_s = time.perf_counter() - start
+
+    def _build(self) -> None:
+        raise NotImplementedError
+
+    def fit(self) -> Measured:
+        """The timed region."""
+        raise NotImplementedError
+
+    def _test_accuracy(self) -> float:
+        raise NotImplementedError
+
+    def finish(self, measured: Measured) -> RunResult:
+        """Evaluate on the test split and derive the result (untimed)."""
+        config = self.config
+        seconds = measured.history["epoch_seconds"]
+        steady = statistics.median(seconds[1:]) if len(seconds) > 1 else None
+        samples = config.train_samples
+        rate = samples / steady if steady else None
+        flops = train_flops_per_sample(config.filters)
+        test_accuracy = self._test_accuracy()
+        return RunResult(
+            backend=self.backend,
+            device=measured.device,
+            filters=config.filters,
+            params=measured.params,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            seed=config.seed,
+            train_samples=samples,
+            history=measured.history,
+            val_accuracy=measured.history["val_accuracy"][-1],
+            val_loss=measured.history["val_loss"][-1],
+            test_accuracy=test_accuracy,
+            test_error=1.0 - test_accuracy,
+            runtime_s=measured.runtime_s,
+            first_epoch_s=seconds[0],
+            steady_epoch_s=steady,
+            samples_per_s=rate,
+            flops_per_sample=flops,
+            versions=backends.library_versions(self.backend),
+            data_source=self.data.source,
+            impl=config.impl,
+            profile=config.recorded_profile,
+            settings=measured.settings,
+            achieved_gflops=None if rate is None else flops * rate / 1e9,
+            peak_host_mb=backends.peak_host_mb(),
+            peak_gpu_mb=backends.peak_gpu_mb(self.backend),
+            precision=self.precision,
+            math=precision.describe(self.backend),
+            setup_s=self.setup_s,
+        )
+
+
 def _placement(device: str, backend: str) -> contextlib.AbstractContextManager:
     if device == "gpu":
-        backends.require_gpu(backend)
         return keras.device("gpu:0")
     if device == "cpu" and backends.gpu_names(backend):
         return keras.device("cpu:0")
     return contextlib.nullcontext()
 
 
-@dataclass(frozen=True)
-class Measured:
-    """What one implementation measured; `result()` turns it into a RunResult."""
+class KerasRun(Prepared):
+    def _build(self) -> None:
+        config, data = self.config, self.data
+        n = config.train_samples
+        compile_args = {}
+        if self.settings["jit_compile"] != "auto":
+            compile_args["jit_compile"] = self.settings["jit_compile"]
+        per_call = self.settings["steps_per_execution"]
+        per_call = config.steps if per_call == "epoch" else per_call
+        if per_call != 1:
+            compile_args["steps_per_execution"] = per_call
+        self.scope = _placement(config.device, self.backend)
+        with self.scope:
+            keras.utils.set_random_seed(config.seed)
+            self.model = build_model(config.filters, precision.keras_dtype_policy(self.precision))
+            self.device = backends.device_of(self.model.weights[0].value)
+            self.model.compile(
+                optimizer=keras.optimizers.SGD(learning_rate=config.learning_rate),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+                **compile_args,
+            )
+            arrays = (data.x_train[:n], data.y_train[:n], data.x_val, data.y_val)
+            if self.settings["input"] == "device":
+                arrays = tuple(keras.ops.convert_to_tensor(a) for a in arrays)
+            self.arrays = arrays
 
-    history: dict[str, list[float]]  # loss, accuracy, val_loss, val_accuracy, epoch_seconds
-    runtime_s: float
-    test_accuracy: float
-    params: int
-    device: str
-    settings: dict
+    def fit(self) -> Measured:
+        x, y, x_val, y_val = self.arrays
+        timer = EpochTimer()
+        with self.scope:
+            start = time.perf_counter()
+            fit = self.model.fit(
+                x,
+                y,
+                batch_size=self.config.batch_size,
+                epochs=self.config.epochs,
+                validation_data=(x_val, y_val),
+                callbacks=[timer, *self.callbacks],
+                verbose=0,
+            )
+            runtime = time.perf_counter() - start
+        history = {key: [float(v) for v in fit.history[key]] for key in HISTORY_KEYS}
+        history["epoch_seconds"] = timer.seconds
+        settings = {
+            **self.settings,
+            "resolved": {  # what Keras made of them
+                "jit_compile": self.model.jit_compile,
+                "steps_per_execution": self.model.steps_per_execution,
+                "dtype_policy": self.model.layers[0].dtype_policy.name,
+            },
+        }
+        return Measured(history, runtime, self.model.count_params(), self.device, settings)
+
+    def _test_accuracy(self) -> float:
+        with self.scope:
+            _, accuracy = self.model.evaluate(
+                self.data.x_test, self.data.y_test, batch_size=EVAL_BATCH_SIZE, verbose=0
+            )
+        return float(accuracy)
 
 
-def result(config: RunConfig, backend: str, data: Mnist, measured: Measured) -> RunResult:
-    """The RunResult of a finished run, with everything derived from what was measured."""
-    seconds = measured.history["epoch_seconds"]
-    steady = statistics.median(seconds[1:]) if len(seconds) > 1 else None
-    samples = config.train_subset or TRAIN_SIZE
-    rate = samples / steady if steady else None
-    flops = train_flops_per_sample(config.filters)
-    return RunResult(
-        backend=backend,
-        device=measured.device,
-        filters=config.filters,
-        params=measured.params,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        seed=config.seed,
-        train_samples=samples,
-        history=measured.history,
-        val_accuracy=measured.history["val_accuracy"][-1],
-        val_loss=measured.history["val_loss"][-1],
-        test_accuracy=measured.test_accuracy,
-        test_error=1.0 - measured.test_accuracy,
-        runtime_s=measured.runtime_s,
-        first_epoch_s=seconds[0],
-        steady_epoch_s=steady,
-        samples_per_s=rate,
-        flops_per_sample=flops,
-        versions=backends.library_versions(backend),
-        data_source=data.source,
-        impl=config.impl,
-        profile=config.profile if config.impl == "keras" else None,
-        settings=measured.settings,
-        achieved_gflops=None if rate is None else flops * rate / 1e9,
-        peak_host_mb=backends.peak_host_mb(),
-        peak_gpu_mb=backends.peak_gpu_mb(backend),
-    )
+class NativeRun(Prepared):
+    def _build(self) -> None:
+        config = self.config
+        self.trainer = native.make_trainer(
+            config, self.backend, self.data, self.settings, EVAL_BATCH_SIZE
+        )
+        self.device = self.trainer.device
+        self.orders = native.epoch_orders(config.train_samples, config.epochs, config.seed)
+
+    def fit(self) -> Measured:
+        history, runtime = native.fit(
+            self.trainer, self.orders, self.config.steps, EVAL_BATCH_SIZE, self.callbacks
+        )
+        trainer = self.trainer
+        return Measured(history, runtime, trainer.params, trainer.device, trainer.settings)
+
+    def _test_accuracy(self) -> float:
+        return native.evaluate(self.trainer, "test", EVAL_BATCH_SIZE)[1]
+
+
+def prepare(config: RunConfig, data: Mnist | None = None, callbacks: Sequence = ()) -> Prepared:
+    """Everything before the timed region: model or trainer built, data placed."""
+    data = load() if data is None else data
+    backend = keras.backend.backend()
+    kind = NativeRun if config.impl == "native" else KerasRun
+    return kind(config, backend, data, callbacks)
 
 
 def run(
@@ -214,50 +249,5 @@ def run(
     `data` defaults to `cnnbench.data.load()`; `callbacks` (e.g. a progress display)
     see the epochs (and, for Keras, the batches) of the run.
     """
-    data = load() if data is None else data
-    backend = keras.backend.backend()
-    backends.reset_peak_memory(backend)
-    if config.impl == "native":
-        from cnnbench.native import train_native
-
-        measured = train_native(config, backend, data, callbacks)
-    else:
-        measured = _train_keras(config, backend, data, callbacks)
-    return result(config, backend, data, measured)
-
-
-def _train_keras(config: RunConfig, backend: str, data: Mnist, callbacks) -> Measured:
-    n = config.train_subset or TRAIN_SIZE
-    profile = dict(PROFILES[config.profile][backend])
-    if profile.get("steps_per_execution") == "epoch":
-        profile["steps_per_execution"] = math.ceil(n / config.batch_size)
-    with _placement(config.device, backend):
-        keras.utils.set_random_seed(config.seed)
-        model = build_model(config.filters)
-        device = backends.device_of(model.weights[0].value)
-        backends.check_placement(config.device, device, backend)
-        model.compile(
-            optimizer=keras.optimizers.SGD(learning_rate=config.learning_rate),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-            **profile,
-        )
-        timer = EpochTimer()
-        start = time.perf_counter()
-        fit = model.fit(
-            data.x_train[:n],
-            data.y_train[:n],
-            batch_size=config.batch_size,
-            epochs=config.epochs,
-            validation_data=(data.x_val, data.y_val),
-            callbacks=[timer, *callbacks],
-            verbose=0,
-        )
-        runtime = time.perf_counter() - start
-        _, test_accuracy = model.evaluate(
-            data.x_test, data.y_test, batch_size=EVAL_BATCH_SIZE, verbose=0
-        )
-    history = {key: [float(v) for v in fit.history[key]] for key in HISTORY_KEYS}
-    history["epoch_seconds"] = timer.seconds
-    settings = {"jit_compile": model.jit_compile, "steps_per_execution": model.steps_per_execution}
-    return Measured(history, runtime, float(test_accuracy), model.count_params(), device, settings)
+    prepared = prepare(config, data, callbacks)
+    return prepared.finish(prepared.fit())

@@ -4,7 +4,8 @@ import math
 import pytest
 
 from cnnbench import backend as backends
-from cnnbench.train import RunConfig, RunResult, run
+from cnnbench.records import RunConfig, RunResult
+from cnnbench.train import run
 
 # fmt: off
 RESULT_KEYS = [
@@ -15,7 +16,7 @@ RESULT_KEYS = [
     "versions", "data_source",
     # ... then implementation, profile, efficiency and memory.
     "impl", "profile", "settings", "achieved_gflops", "peak_gflops", "peak_fraction",
-    "peak_host_mb", "peak_gpu_mb",
+    "peak_host_mb", "peak_gpu_mb", "precision", "math", "setup_s",
 ]
 # fmt: on
 

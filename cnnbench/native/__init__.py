@@ -1,18 +1,12 @@
 """The report's network without Keras, one small module per framework, for Keras/native ratios.
 
-Each module (`torch_impl`, `jax_impl`, `tensorflow_impl`) defines a `Trainer` written as
-an expert in that framework would write it for speed: data resident on the device,
-batches gathered on the device from a host-side permutation, one compiled step (or
-epoch), no per-step host work beyond what the framework needs. They share everything
-else here: the same initialisation (Glorot-uniform kernels, zero biases, as Keras),
-SGD, batch size, shuffling, epochs, validation pass and timing, so the only difference
-a ratio measures is the framework path.
-
-A Trainer provides:
-    Trainer(config, data)          build parameters (seeded) and put the data on the device
-    .device, .params, .settings    where it runs, parameter count, what it chose
-    .train_epoch(order) -> (mean loss, accuracy) over the epoch, in the order given
-    .evaluate("val" | "test") -> (loss, accuracy)
+Each module (`torch_impl`, `jax_impl`, `tensorflow_impl`) defines a `Trainer` that
+follows the `Trainer` protocol below, written as an expert in that framework would write
+it for speed; how it runs on each kind of device was chosen by measurement
+(`cnnbench.profiles.NATIVE`, docs/tuning.md). They share everything else here: the same
+initialisation (Glorot-uniform kernels, zero biases, as Keras), shuffling, the
+evaluation loop and the timed epoch loop, so the only difference a ratio measures is
+the framework path.
 """
 
 from __future__ import annotations
@@ -20,18 +14,38 @@ from __future__ import annotations
 import importlib
 import math
 import time
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
-from cnnbench.model import DENSE_UNITS, KERNEL, NUM_CLASSES
+from cnnbench.model import DENSE_UNITS, IMAGE_SHAPE, KERNEL, NUM_CLASSES, POOLED_SIDE
+
+HISTORY = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
+
+
+class Trainer(Protocol):
+    """What a native implementation provides; built (seeded, data on the device) untimed."""
+
+    device: str  # 'cpu' or the GPU's name, read from where the parameters live
+    params: int  # parameter count
+    settings: dict  # what it runs with (cnnbench.profiles.NATIVE_OPTIONS), as recorded
+    sizes: dict[str, int]  # images per split: 'train', 'val', 'test'
+
+    def train_epoch(self, order: np.ndarray) -> tuple[Any, Any]:
+        """One epoch in `order`: (summed loss, correct count), left on the device."""
+
+    def eval_batch(self, split: str, start: int, stop: int) -> tuple[Any, Any]:
+        """(summed loss, correct count) of images start:stop of a split, on the device."""
 
 
 def glorot_shapes(filters: int) -> list[tuple[tuple[int, ...], int, int]]:
     """(kernel shape, fan_in, fan_out) per layer, in Keras's layouts (HWIO, in x out)."""
-    flat = 7 * 7 * filters  # two 2x2 pools of 28x28
+    flat = POOLED_SIDE * POOLED_SIDE * filters
     k2 = KERNEL * KERNEL
+    channels = IMAGE_SHAPE[-1]
     return [
-        ((KERNEL, KERNEL, 1, filters), k2 * 1, k2 * filters),
+        ((KERNEL, KERNEL, channels, filters), k2 * channels, k2 * filters),
         ((KERNEL, KERNEL, filters, filters), k2 * filters, k2 * filters),
         ((flat, DENSE_UNITS), flat, DENSE_UNITS),
         ((DENSE_UNITS, NUM_CLASSES), DENSE_UNITS, NUM_CLASSES),
@@ -55,46 +69,49 @@ def epoch_orders(n: int, epochs: int, seed: int) -> list[np.ndarray]:
     return [rng.permutation(n).astype(np.int32) for _ in range(epochs)]
 
 
-def train_native(config, backend: str, data, callbacks=()):
-    """Train with the backend's native Trainer; the same bookkeeping as the Keras path."""
-    from cnnbench import backend as backends
-    from cnnbench.train import EVAL_BATCH_SIZE, TRAIN_SIZE, Measured
-
+def make_trainer(config, backend: str, data, settings: dict, eval_batch_size: int) -> Trainer:
+    """The backend's Trainer, built with `settings` (complete, checked)."""
     module = importlib.import_module(f"cnnbench.native.{backend}_impl")
-    n = config.train_subset or TRAIN_SIZE
-    if config.device == "gpu":
-        backends.require_gpu(backend)
-    trainer = module.Trainer(config, data, eval_batch_size=EVAL_BATCH_SIZE)
-    backends.check_placement(config.device, trainer.device, backend)
-    orders = epoch_orders(n, config.epochs, config.seed)
-    steps = math.ceil(n / config.batch_size)
-    for callback in callbacks:
-        callback.set_params({"epochs": config.epochs, "steps": steps, "verbose": 0})
-        callback.on_train_begin()
+    return module.Trainer(config, data, settings, eval_batch_size)
 
-    history = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")}
+
+def evaluate(trainer: Trainer, split: str, batch_size: int) -> tuple[float, float]:
+    """(mean loss, accuracy) over a split; one wait for the device, at the end."""
+    n = trainer.sizes[split]
+    parts = [trainer.eval_batch(split, s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
+    return float(sum(p[0] for p in parts)) / n, float(sum(p[1] for p in parts)) / n
+
+
+def fit(
+    trainer: Trainer, orders: Sequence[np.ndarray], steps: int, eval_batch_size: int, callbacks=()
+) -> tuple[dict[str, list[float]], float]:
+    """The timed region: every epoch with its validation pass. (history, seconds).
+
+    `steps` (optimizer steps an epoch) is what a progress display counts.
+    """
+    for callback in callbacks:
+        callback.set_params({"epochs": len(orders), "steps": steps, "verbose": 0})
+        callback.on_train_begin()
+    history: dict[str, list[float]] = {key: [] for key in HISTORY}
     start = time.perf_counter()
     for epoch, order in enumerate(orders):
         for callback in callbacks:
             callback.on_epoch_begin(epoch)
         epoch_start = time.perf_counter()
-        loss, accuracy = trainer.train_epoch(order)
-        val_loss, val_accuracy = trainer.evaluate("val")  # floats: the device has finished
+        loss, correct = trainer.train_epoch(order)
+        val_loss, val_accuracy = evaluate(trainer, "val", eval_batch_size)  # waits
         history["epoch_seconds"].append(time.perf_counter() - epoch_start)
         logs = {
-            "loss": loss,
-            "accuracy": accuracy,
+            "loss": float(loss) / len(order),
+            "accuracy": float(correct) / len(order),
             "val_loss": val_loss,
             "val_accuracy": val_accuracy,
         }
         for key, value in logs.items():
-            history[key].append(float(value))
+            history[key].append(value)
         for callback in callbacks:
             callback.on_epoch_end(epoch, logs)
     runtime = time.perf_counter() - start
     for callback in callbacks:
         callback.on_train_end()
-    _, test_accuracy = trainer.evaluate("test")
-    return Measured(
-        history, runtime, float(test_accuracy), trainer.params, trainer.device, trainer.settings
-    )
+    return history, runtime

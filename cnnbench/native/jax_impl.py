@@ -1,9 +1,15 @@
-"""The report's CNN in plain JAX: one jit-compiled SGD step over device-resident arrays.
+"""The report's CNN in plain JAX, over device-resident arrays.
 
-Parameters are a pytree; the step takes the batch's indices, gathers the images on the
-device, and returns updated parameters with the loss and the correct count, which stay
-on the device until the epoch ends. Dispatch is asynchronous, so Python runs ahead
-of the device instead of waiting for each step.
+Parameters are a pytree updated by plain SGD inside the compiled function, which gathers
+each batch on the device from the epoch's order. Settings (`cnnbench.profiles`):
+
+- `loop`: `step`, one `jax.jit` call per step (dispatch is asynchronous, so Python runs
+  ahead of the device), or `scan`, the whole epoch as one compiled `lax.scan` call;
+- `pool`: `window`, 2x2 max-pooling as `lax.reduce_window` (its gradient is XLA's
+  `select_and_scatter`), or `reshape`, the same pooling as a reshape and a max over
+  the window axes.
+
+Every Trainer compiles its own functions, so each run pays its own compilation.
 """
 
 from __future__ import annotations
@@ -15,86 +21,108 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from cnnbench import backend as backends
 from cnnbench.native import initial_weights
 
 DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 
 
-def _forward(params, x):
-    (k1, b1), (k2, b2), (k3, b3), (k4, b4) = params
+def _pool(x, how: str):
+    if how == "window":
+        return lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+    n, h, w, c = x.shape
+    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def _forward(params, x, pool: str, dtype):
+    (k1, b1), (k2, b2), (k3, b3), (k4, b4) = jax.tree.map(lambda p: p.astype(dtype), params)
+    x = x.astype(dtype)
     for kernel, bias in ((k1, b1), (k2, b2)):
         x = lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=DIMENSIONS)
-        x = jax.nn.relu(x + bias)
-        x = lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+        x = _pool(jax.nn.relu(x + bias), pool)
     x = x.reshape(x.shape[0], -1)
     x = jax.nn.relu(x @ k3 + b3)
-    return x @ k4 + b4
+    return (x @ k4 + b4).astype(jnp.float32)
 
 
-def _loss_and_correct(params, x, y):
-    logits = _forward(params, x)
-    log_probs = jax.nn.log_softmax(logits)
-    loss = -jnp.mean(jnp.take_along_axis(log_probs, y[:, None], axis=1))
-    return loss, jnp.sum(jnp.argmax(logits, axis=1) == y)
-
-
-@partial(jax.jit, donate_argnums=0)
-def _step(params, x_all, y_all, index, learning_rate):
-    x, y = x_all[index], y_all[index]
-    (loss, correct), grads = jax.value_and_grad(_loss_and_correct, has_aux=True)(params, x, y)
-    params = jax.tree.map(lambda p, g: p - learning_rate * g, params, grads)
-    return params, loss * index.shape[0], correct
-
-
-@jax.jit
-def _evaluate(params, x, y):
-    logits = _forward(params, x)
+def _sums(params, x, y, pool, dtype):
+    """(summed cross-entropy, correct count) of a batch."""
+    logits = _forward(params, x, pool, dtype)
     log_probs = jax.nn.log_softmax(logits)
     loss = -jnp.sum(jnp.take_along_axis(log_probs, y[:, None], axis=1))
     return loss, jnp.sum(jnp.argmax(logits, axis=1) == y)
 
 
+def _step(params, x_all, y_all, index, learning_rate, pool, dtype):
+    x, y = x_all[index], y_all[index]
+
+    def mean_loss(params):
+        loss, correct = _sums(params, x, y, pool, dtype)
+        return loss / index.shape[0], (loss, correct)
+
+    grads, (loss, correct) = jax.grad(mean_loss, has_aux=True)(params)
+    params = jax.tree.map(lambda p, g: p - learning_rate * g, params, grads)
+    return params, loss, correct
+
+
+def _epoch(params, x_all, y_all, order, learning_rate, pool, dtype):
+    """Every full batch of `order` (steps x batch) in one `lax.scan`."""
+
+    def body(params, index):
+        params, loss, correct = _step(params, x_all, y_all, index, learning_rate, pool, dtype)
+        return params, (loss, correct)
+
+    params, (losses, corrects) = lax.scan(body, params, order)
+    return params, jnp.sum(losses), jnp.sum(corrects)
+
+
 class Trainer:
-    def __init__(self, config, data, eval_batch_size: int) -> None:
+    def __init__(self, config, data, settings: dict, eval_batch_size: int) -> None:
         platform = "cpu" if config.device == "cpu" else None
         self.jax_device = jax.devices(platform)[0]
-        self.device = "cpu" if self.jax_device.platform == "cpu" else self.jax_device.device_kind
         put = partial(jax.device_put, device=self.jax_device)
         self.weights = put(initial_weights(config.filters, config.seed))
+        self.device = backends.device_of(self.weights[0][0])
         self.params = sum(k.size + b.size for k, b in self.weights)
-        n = config.train_subset or len(data.x_train)
+        n = config.train_samples
         self.splits = {
             "train": (put(data.x_train[:n]), put(data.y_train[:n])),
             "val": (put(data.x_val), put(data.y_val)),
             "test": (put(data.x_test), put(data.y_test)),
         }
+        self.sizes = {name: int(x.shape[0]) for name, (x, _) in self.splits.items()}
         self.learning_rate = jnp.float32(config.learning_rate)
         self.batch_size = config.batch_size
-        self.eval_batch_size = eval_batch_size
-        self.settings = {
-            "layout": "NHWC",
-            "step": "jax.jit, donated parameters",
-            "backend_platform": self.jax_device.platform,
-        }
+        self.loop = settings["loop"]
+        static = {"pool": settings["pool"], "dtype": self._dtype(config.precision)}
+        # New jitted functions per Trainer: every run compiles (and is timed with) its own.
+        self._step = jax.jit(partial(_step, **static), donate_argnums=0)
+        self._epoch = jax.jit(partial(_epoch, **static), donate_argnums=0)
+        self._sums = jax.jit(partial(_sums, **static))
+        self.settings = {**settings, "layout": "NHWC", "platform": self.jax_device.platform}
 
-    def train_epoch(self, order: np.ndarray) -> tuple[float, float]:
+    @staticmethod
+    def _dtype(precision: str):
+        return jnp.bfloat16 if precision == "bf16" else jnp.float32
+
+    def train_epoch(self, order: np.ndarray):
         x, y = self.splits["train"]
-        index = jax.device_put(order, self.jax_device)
+        full = len(order) // self.batch_size * self.batch_size
         losses, corrects = [], []
-        for start in range(0, len(order), self.batch_size):
-            self.weights, loss, correct = _step(
-                self.weights, x, y, index[start : start + self.batch_size], self.learning_rate
-            )
+        if self.loop == "scan" and full:
+            index = jax.device_put(order[:full].reshape(-1, self.batch_size), self.jax_device)
+            self.weights, loss, correct = self._epoch(self.weights, x, y, index, self.learning_rate)
             losses.append(loss)
             corrects.append(correct)
-        n = len(order)
-        return float(jnp.sum(jnp.stack(losses))) / n, int(jnp.sum(jnp.stack(corrects))) / n
+            order = order[full:]
+        index = jax.device_put(order, self.jax_device)
+        for start in range(0, len(order), self.batch_size):
+            batch = index[start : start + self.batch_size]
+            self.weights, loss, correct = self._step(self.weights, x, y, batch, self.learning_rate)
+            losses.append(loss)
+            corrects.append(correct)
+        return jnp.sum(jnp.stack(losses)), jnp.sum(jnp.stack(corrects))
 
-    def evaluate(self, split: str) -> tuple[float, float]:
+    def eval_batch(self, split: str, start: int, stop: int):
         x, y = self.splits[split]
-        total_loss, correct = 0.0, 0
-        for start in range(0, len(x), self.eval_batch_size):
-            end = start + self.eval_batch_size
-            loss, right = _evaluate(self.weights, x[start:end], y[start:end])
-            total_loss, correct = total_loss + float(loss), correct + int(right)
-        return total_loss / len(x), correct / len(x)
+        return self._sums(self.weights, x[start:stop], y[start:stop])

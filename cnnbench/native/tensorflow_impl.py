@@ -2,7 +2,9 @@
 
 Variables and data live on the device; the epoch's loop is a graph `tf.range` loop
 (AutoGraph), so Python is entered once per epoch rather than once per step; each step
-gathers its batch on the device and applies plain SGD to the variables.
+gathers its batch on the device and applies plain SGD to the variables. Setting
+(`cnnbench.profiles`): `jit_compile`, whether XLA compiles the epoch function.
+bf16 casts the forward pass to bfloat16 over float32 variables.
 """
 
 from __future__ import annotations
@@ -10,21 +12,26 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from cnnbench import backend as backends
 from cnnbench.native import initial_weights
 
 
-def _forward(weights, x):
-    (k1, b1), (k2, b2), (k3, b3), (k4, b4) = weights
+def _forward(weights, x, dtype):
+    (k1, b1), (k2, b2), (k3, b3), (k4, b4) = [
+        (tf.cast(k, dtype), tf.cast(b, dtype)) for k, b in weights
+    ]
+    x = tf.cast(x, dtype)
     for kernel, bias in ((k1, b1), (k2, b2)):
         x = tf.nn.relu(tf.nn.conv2d(x, kernel, strides=1, padding="SAME") + bias)
         x = tf.nn.max_pool2d(x, ksize=2, strides=2, padding="VALID")
     x = tf.reshape(x, (tf.shape(x)[0], -1))
     x = tf.nn.relu(x @ k3 + b3)
-    return x @ k4 + b4
+    return tf.cast(x @ k4 + b4, tf.float32)
 
 
-def _loss_and_correct(weights, x, y):
-    logits = _forward(weights, x)
+def _sums(weights, x, y, dtype):
+    """(per-image cross-entropy, correct count) of a batch."""
+    logits = _forward(weights, x, dtype)
     losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
     correct = tf.reduce_sum(
         tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int32), y), tf.int32)
@@ -33,7 +40,7 @@ def _loss_and_correct(weights, x, y):
 
 
 class Trainer:
-    def __init__(self, config, data, eval_batch_size: int) -> None:
+    def __init__(self, config, data, settings: dict, eval_batch_size: int) -> None:
         gpus = tf.config.list_logical_devices("GPU")
         self.tf_device = "/GPU:0" if gpus and config.device != "cpu" else "/CPU:0"
         with tf.device(self.tf_device):
@@ -41,32 +48,22 @@ class Trainer:
                 (tf.Variable(k), tf.Variable(b))
                 for k, b in initial_weights(config.filters, config.seed)
             ]
-            n = config.train_subset or len(data.x_train)
+            n = config.train_samples
             self.splits = {
                 "train": (tf.constant(data.x_train[:n]), tf.constant(data.y_train[:n])),
                 "val": (tf.constant(data.x_val), tf.constant(data.y_val)),
                 "test": (tf.constant(data.x_test), tf.constant(data.y_test)),
             }
-        location = self.weights[0][0].device
-        if "GPU" in location:
-            details = tf.config.experimental.get_device_details(
-                tf.config.list_physical_devices("GPU")[0]
-            )
-            self.device = details.get("device_name", "GPU:0")
-        else:
-            self.device = "cpu"
+        self.device = backends.device_of(self.weights[0][0])
+        self.sizes = {name: int(x.shape[0]) for name, (x, _) in self.splits.items()}
         self.params = sum(int(np.prod(k.shape)) + int(b.shape[0]) for k, b in self.weights)
         self.variables = [v for pair in self.weights for v in pair]
         self.learning_rate = tf.constant(config.learning_rate, tf.float32)
         self.batch_size = config.batch_size
-        self.eval_batch_size = eval_batch_size
-        self._epoch = tf.function(self._train_epoch, jit_compile=False)
+        self.dtype = tf.bfloat16 if config.precision == "bf16" else tf.float32
+        self._epoch = tf.function(self._train_epoch, jit_compile=settings["jit_compile"])
         self._eval = tf.function(self._evaluate)
-        self.settings = {
-            "layout": "NHWC",
-            "loop": "one tf.function per epoch (tf.range)",
-            "jit_compile": False,
-        }
+        self.settings = {**settings, "layout": "NHWC", "loop": "one tf.function per epoch"}
 
     def _train_epoch(self, order):
         x, y = self.splits["train"]
@@ -76,7 +73,7 @@ class Trainer:
             index = order[step * self.batch_size : (step + 1) * self.batch_size]
             xb, yb = tf.gather(x, index), tf.gather(y, index)
             with tf.GradientTape() as tape:
-                losses, right = _loss_and_correct(self.weights, xb, yb)
+                losses, right = _sums(self.weights, xb, yb, self.dtype)
                 loss = tf.reduce_mean(losses)
             grads = tape.gradient(loss, self.variables)
             for variable, grad in zip(self.variables, grads, strict=True):
@@ -86,22 +83,14 @@ class Trainer:
         return total_loss, correct
 
     def _evaluate(self, x, y):
-        losses, correct = _loss_and_correct(self.weights, x, y)
+        losses, correct = _sums(self.weights, x, y, self.dtype)
         return tf.reduce_sum(losses), correct
 
-    def train_epoch(self, order: np.ndarray) -> tuple[float, float]:
+    def train_epoch(self, order: np.ndarray):
         with tf.device(self.tf_device):
-            total_loss, correct = self._epoch(tf.constant(order))
-        n = len(order)
-        return float(total_loss) / n, int(correct) / n
+            return self._epoch(tf.constant(order))
 
-    def evaluate(self, split: str) -> tuple[float, float]:
+    def eval_batch(self, split: str, start: int, stop: int):
         x, y = self.splits[split]
-        total_loss, correct = 0.0, 0
         with tf.device(self.tf_device):
-            for start in range(0, int(x.shape[0]), self.eval_batch_size):
-                end = start + self.eval_batch_size
-                loss, right = self._eval(x[start:end], y[start:end])
-                total_loss, correct = total_loss + float(loss), correct + int(right)
-        n = int(x.shape[0])
-        return total_loss / n, correct / n
+            return self._eval(x[start:stop], y[start:stop])

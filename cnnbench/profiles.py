@@ -1,0 +1,117 @@
+"""How each path runs, per backend and kind of device: chosen by measurement, recorded here.
+
+- `KERAS[profile][backend][kind]`: the Keras execution profiles. `default` is what a
+  user gets from `model.fit` with Keras's defaults; `tuned` is the fastest setting
+  found with Keras's public API alone (compile arguments, the input), so a Keras user
+  can copy it. Keys: `steps_per_execution` (an int, or "epoch" for one call per
+  epoch), `jit_compile`, `input` ("numpy", or "device": tensors already on the device).
+- `NATIVE[backend][kind]`: how the same network runs written directly in the framework
+  (`cnnbench/native/`), the fastest correct version found.
+- `CANDIDATES[(impl, backend, kind)]`: what `python -m cnnbench tune` times to choose
+  them. docs/tuning.md has each choice's figures; a result records the settings it ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cnnbench.backend import BACKENDS
+
+_EPOCH = {"steps_per_execution": "epoch"}
+
+KERAS: dict[str, dict[str, dict[str, dict]]] = {
+    "default": {backend: {"cpu": {}, "gpu": {}} for backend in BACKENDS},
+    "tuned": {
+        "tensorflow": {"cpu": _EPOCH, "gpu": _EPOCH},  # gpu: not measured (no TF there)
+        "torch": {"cpu": {}, "gpu": {"jit_compile": True}},
+        "jax": {"cpu": _EPOCH, "gpu": _EPOCH},
+    },
+}
+
+NATIVE: dict[str, dict[str, dict]] = {
+    "tensorflow": {"cpu": {"jit_compile": False}, "gpu": {"jit_compile": False}},
+    "torch": {
+        "cpu": {"loop": "eager", "layout": "nchw"},
+        "gpu": {"loop": "graph", "layout": "nchw", "cudnn_benchmark": True},
+    },
+    "jax": {
+        "cpu": {"loop": "step", "pool": "window"},
+        "gpu": {"loop": "scan", "pool": "window"},
+    },
+}
+
+# What each native trainer accepts: option -> allowed values (the first is the plain one).
+NATIVE_OPTIONS: dict[str, dict[str, tuple]] = {
+    "tensorflow": {"jit_compile": (False, True)},
+    "torch": {
+        "loop": ("eager", "graph", "compile"),
+        "layout": ("nchw", "channels_last"),
+        "cudnn_benchmark": (False, True),
+    },
+    "jax": {"loop": ("step", "scan"), "pool": ("window", "reshape")},
+}
+KERAS_OPTIONS: dict[str, tuple] = {
+    "steps_per_execution": (1, "epoch"),
+    "jit_compile": ("auto", True, False),
+    "input": ("numpy", "device"),
+}
+
+CANDIDATES: dict[tuple[str, str, str], list[dict]] = {
+    ("keras", "jax", "gpu"): [{}, _EPOCH, {**_EPOCH, "input": "device"}],
+    ("keras", "jax", "cpu"): [{}, _EPOCH],
+    ("keras", "torch", "gpu"): [{}, {"jit_compile": True}, {"input": "device"}],
+    ("keras", "torch", "cpu"): [{}, {"jit_compile": True}],
+    ("keras", "tensorflow", "gpu"): [{}, _EPOCH, {**_EPOCH, "jit_compile": True}],
+    ("keras", "tensorflow", "cpu"): [{}, _EPOCH, {**_EPOCH, "jit_compile": True}],
+    ("native", "jax", "gpu"): [
+        {"loop": "step", "pool": "window"},
+        {"loop": "scan", "pool": "window"},
+        {"loop": "scan", "pool": "reshape"},
+    ],
+    ("native", "jax", "cpu"): [
+        {"loop": "step", "pool": "window"},
+        {"loop": "step", "pool": "reshape"},
+        {"loop": "scan", "pool": "reshape"},
+    ],
+    ("native", "torch", "gpu"): [
+        {"loop": "eager", "layout": "nchw"},
+        {"loop": "graph", "layout": "nchw"},
+        {"loop": "graph", "layout": "nchw", "cudnn_benchmark": True},
+        {"loop": "graph", "layout": "channels_last", "cudnn_benchmark": True},
+    ],
+    ("native", "torch", "cpu"): [
+        {"loop": "eager", "layout": "nchw"},
+        {"loop": "eager", "layout": "channels_last"},
+        {"loop": "compile", "layout": "nchw"},
+    ],
+    ("native", "tensorflow", "gpu"): [{"jit_compile": False}, {"jit_compile": True}],
+    ("native", "tensorflow", "cpu"): [{"jit_compile": False}, {"jit_compile": True}],
+}
+
+
+def chosen(impl: str, profile: str, backend: str, kind: str) -> dict:
+    """The settings a run of this path uses unless it is given others."""
+    table = NATIVE if impl == "native" else KERAS[profile]
+    return dict(table[backend][kind])
+
+
+def check(impl: str, backend: str, settings: Mapping) -> dict:
+    """`settings` completed with the plain values; ValueError naming an unknown key or value."""
+    options = NATIVE_OPTIONS[backend] if impl == "native" else KERAS_OPTIONS
+    complete = {}
+    for key, values in options.items():
+        value = settings.get(key, values[0])
+        if value not in values and not (key == "steps_per_execution" and _positive_int(value)):
+            allowed = ", ".join(map(str, values))
+            raise ValueError(f"{impl} {backend} setting {key}={value!r}: choose from {allowed}")
+        complete[key] = value
+    unknown = sorted(set(settings) - set(options))
+    if unknown:
+        raise ValueError(
+            f"unknown {impl} {backend} setting(s) {', '.join(unknown)}; known: {', '.join(options)}"
+        )
+    return complete
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1

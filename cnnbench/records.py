@@ -1,0 +1,152 @@
+"""What a run is asked to do (`RunConfig`) and what it measured (`Measured`, `RunResult`).
+
+Each `RunConfig` field carries its help text and choices, so the command line and the
+benchmark suite build their options from these fields rather than re-declaring them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cnnbench import experiment, profiles
+from cnnbench.backend import DEVICES
+from cnnbench.precision import PRECISIONS
+
+IMPLS = ("keras", "native")
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def _option(help: str, choices: tuple = ()) -> dict:
+    return {"help": help, "choices": choices}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    filters: int = field(default=16, metadata=_option("filters per conv layer"))
+    learning_rate: float = field(
+        default=experiment.LEARNING_RATE, metadata=_option("SGD learning rate")
+    )
+    epochs: int = field(default=experiment.EPOCHS, metadata=_option("epochs per run"))
+    batch_size: int = field(default=experiment.BATCH_SIZE, metadata=_option("batch size"))
+    seed: int = field(default=0, metadata=_option("initialisation and shuffling seed"))
+    device: str = field(
+        default="auto",
+        metadata=_option("cpu hides GPUs; gpu fails without one; auto: the default", DEVICES),
+    )
+    train_subset: int | None = field(
+        default=None, metadata=_option("train on the first N of the 55000 images")
+    )
+    impl: str = field(
+        default="keras", metadata=_option("the Keras model, or the network without Keras", IMPLS)
+    )
+    profile: str = field(
+        default="default",
+        metadata=_option("Keras execution profile (native has one)", tuple(profiles.KERAS)),
+    )
+    precision: str = field(
+        default="fp32",
+        metadata=_option("fp32 strict, tf32 allowed, or bf16 mixed precision", PRECISIONS),
+    )
+    # None: the path's chosen settings (cnnbench.profiles); else exactly these (how
+    # `tune` times candidates, and how a sweep runs with what `tune` chose).
+    settings: Mapping | None = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.filters < 1:
+            problems.append(f"filters must be >= 1, got {self.filters}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            problems.append(f"learning rate must be > 0, got {self.learning_rate}")
+        if self.epochs < 1:
+            problems.append(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            problems.append(f"batch size must be >= 1, got {self.batch_size}")
+        limit = experiment.TRAIN_SIZE
+        if self.train_subset is not None and not 1 <= self.train_subset <= limit:
+            problems.append(f"train subset must be in 1..{limit}, got {self.train_subset}")
+        for name in ("device", "impl", "profile", "precision"):
+            choices = CHOICES[name]
+            value = getattr(self, name)
+            if value not in choices:
+                problems.append(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def train_samples(self) -> int:
+        return self.train_subset or experiment.TRAIN_SIZE
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps in one epoch (the last batch may be short)."""
+        return math.ceil(self.train_samples / self.batch_size)
+
+    @property
+    def recorded_profile(self) -> str | None:
+        return self.profile if self.impl == "keras" else None
+
+
+CHOICES = {f.name: f.metadata["choices"] for f in dataclasses.fields(RunConfig) if f.metadata}
+
+
+def variant_id(impl: str, profile: str | None) -> str:
+    """`keras-default`, `keras-tuned`, `native`: how a path is named in ids and files."""
+    return impl if profile is None else f"{impl}-{profile}"
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one implementation measured in its timed region; `result` derives the rest."""
+
+    history: dict[str, list[float]]  # loss, accuracy, val_loss, val_accuracy, epoch_seconds
+    runtime_s: float  # the timed region: every epoch with its validation pass
+    params: int
+    device: str  # 'cpu' or the GPU's name, read from where the parameters live
+    settings: dict
+
+
+@dataclass(frozen=True)
+class RunResult:
+    backend: str
+    device: str  # 'cpu' or the GPU's name, read from where the weights live
+    filters: int
+    params: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    train_samples: int
+    history: dict[str, list[float]]  # loss, accuracy, val_loss, val_accuracy, epoch_seconds
+    val_accuracy: float
+    val_loss: float
+    test_accuracy: float
+    test_error: float
+    runtime_s: float  # the timed region: every epoch with its validation pass
+    first_epoch_s: float  # carries tracing, compilation, graph capture
+    steady_epoch_s: float | None  # median of the later epochs; None for one epoch
+    samples_per_s: float | None  # train_samples / steady_epoch_s
+    flops_per_sample: int
+    versions: dict[str, str] = field(default_factory=dict)
+    data_source: str = ""
+    impl: str = "keras"
+    profile: str | None = "default"  # None for native
+    settings: dict = field(default_factory=dict)  # what the path ran with
+    achieved_gflops: float | None = None  # flops_per_sample * samples_per_s, steady state
+    peak_gflops: float | None = None  # the matmul peak measured at the run's precision
+    peak_fraction: float | None = None  # achieved_gflops / peak_gflops
+    peak_host_mb: float | None = None  # peak resident memory during the run
+    peak_gpu_mb: float | None = None  # peak GPU allocator memory during the run, on GPU
+    precision: str = "fp32"  # fp32, tf32 or bf16, as computed (tf32 on a CPU is fp32)
+    math: str = ""  # the backend's float32 math flags, read back during the run
+    setup_s: float | None = None  # building, compiling setup and data placement, untimed
+
+    def with_peak(self, peak_gflops: float) -> RunResult:
+        """This result, placed against a measured peak (`python -m cnnbench peak`)."""
+        fraction = None if self.achieved_gflops is None else self.achieved_gflops / peak_gflops
+        return dataclasses.replace(self, peak_gflops=peak_gflops, peak_fraction=fraction)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,178 @@
+"""A benchmark sweep as a library: its runs and their order, what is on file, what is kept.
+
+`benchmarks/conftest.py` is the pytest glue around a `Sweep`: pytest-benchmark times
+`Prepared.fit` (pedantic `setup` builds the run, `teardown` checks and records it).
+
+- **Rounds.** Every (benchmark, path, width, learning rate) is timed `rounds` times;
+  round *i* trains with seed `seed + i`, so the spread covers timing noise and
+  seed-to-seed accuracy. The session runs round by round (all of round 0, then all of
+  round 1, ...), so a shared machine's slow drift hits every cell alike and a sweep cut
+  short still has one round of everything it reached.
+- **Nothing lost.** Each finished run is appended at once to the results file
+  (`cnnbench.results`); with `resume`, a run already on file with the same settings,
+  round, backend, device, precision and versions is never redone.
+- **Warm-up.** Before the first timed run, each path trains briefly, untimed, so the
+  process's one-time costs (library loading, CUDA context, autotuning) land in no
+  run's time; the warm-up is recorded (`"warmup": true`), never reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnnbench import checks, profiles, results
+from cnnbench.experiment import BATCH_SIZE
+from cnnbench.records import RunConfig, RunResult, variant_id
+
+Variant = tuple[str, "str | None"]  # (impl, profile); native has no profile
+WARMUP_SAMPLES = 1000  # images in each path's warm-up epoch
+
+
+def variants(impls: list[str], profile_names: list[str]) -> list[Variant]:
+    """(impl, profile) pairs: each Keras profile, and native once (it has no profile)."""
+    pairs: list[Variant] = []
+    for impl in impls:
+        pairs += [(impl, p) for p in profile_names] if impl == "keras" else [(impl, None)]
+    return pairs
+
+
+def settings_match(wanted: Mapping, recorded: Mapping) -> bool:
+    """Whether a recorded run ran with (at least) the settings a new run would use."""
+    return all(recorded.get(key) == value for key, value in wanted.items())
+
+
+def commit(root: Path) -> str | None:
+    """The checkout's commit, `+dirty` when it has uncommitted changes; None outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+@dataclass
+class Sweep:
+    backend: str
+    device: str  # as requested: auto, cpu or gpu
+    device_name: str  # what the backend runs on: 'cpu' or the GPU's name
+    machine: dict  # backend, device, CPU, GPU and driver, versions, commit
+    results_path: Path
+    precision: str  # as computed on this device (tf32 on a CPU is fp32)
+    epochs: int
+    train_subset: int | None
+    seed: int
+    rounds: int
+    resume: bool
+    variants: list[Variant]
+    choices: dict = field(default_factory=dict)  # variant id -> settings, from `tune`
+    write: Callable[[str], None] = print
+    finished: dict[tuple, dict] = field(default_factory=dict)  # (variant, f, lr, round)
+    peak_gflops: float | None = None
+    warmed_up: bool = False
+    _records: list[dict] | None = None
+
+    @property
+    def kind(self) -> str:
+        return "cpu" if self.device_name == "cpu" else "gpu"
+
+    def config(self, variant: Variant, filters: int, learning_rate: float, round_: int):
+        impl, profile = variant
+        return RunConfig(
+            filters=filters,
+            learning_rate=learning_rate,
+            epochs=self.epochs,
+            batch_size=BATCH_SIZE,
+            seed=self.seed + round_,
+            device=self.device,
+            train_subset=self.train_subset,
+            impl=impl,
+            profile=profile or "default",
+            precision=self.precision,
+            settings=self.choices.get(variant_id(*variant)),
+        )
+
+    def wanted_settings(self, config: RunConfig) -> dict:
+        if config.settings is not None:
+            return profiles.check(config.impl, self.backend, config.settings)
+        chosen = profiles.chosen(config.impl, config.profile, self.backend, self.kind)
+        return profiles.check(config.impl, self.backend, chosen)
+
+    def expected(self, name: str, config: RunConfig) -> dict:
+        """What a finished run of `config` would record, as far as resume matches."""
+        return {
+            "benchmark": name,
+            "impl": config.impl,
+            "profile": config.recorded_profile,
+            "backend": self.backend,
+            "device": self.device_name,
+            "filters": config.filters,
+            "learning_rate": config.learning_rate,
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "train_samples": config.train_samples,
+            "seed": config.seed,
+            "precision": self.precision,
+            "versions": self.machine["versions"],
+        }
+
+    def on_file(self, name: str, config: RunConfig) -> dict | None:
+        """The result of this very run (same round) if the results file holds it."""
+        if not (self.resume and self.results_path.exists()):
+            return None
+        if self._records is None:
+            self._records = results.read(self.results_path, allow_torn_tail=True)
+        expected = self.expected(name, config)
+        key, wanted = results.settings_key(expected), self.wanted_settings(config)
+        for record in self._records:
+            result = record["result"]
+            if (
+                not record.get("warmup")
+                and record.get("benchmark") == name
+                and results.settings_key(result) == key
+                and settings_match(wanted, result.get("settings") or {})
+            ):
+                return result
+        return None
+
+    def warmup_configs(self, filters: int) -> list[RunConfig]:
+        """One short, untimed run per path, at the sweep's first width."""
+        samples = min(WARMUP_SAMPLES, self.train_subset or WARMUP_SAMPLES)
+        return [
+            dataclasses.replace(self.config(v, filters, 0.1, 0), epochs=1, train_subset=samples)
+            for v in self.variants
+        ]
+
+    def problems(self, result: dict, extra: Callable[[dict], list[str]] | None = None):
+        """Everything wrong with a finished run; empty when its time may count."""
+        found = checks.problems(result)
+        if result["device"] != self.device_name:
+            found.append(f"ran on {result['device']!r}, labelled {self.device_name!r}")
+        if result.get("precision") != self.precision:
+            found.append(f"computed in {result.get('precision')}, asked for {self.precision}")
+        if extra is not None:
+            found += extra(result)
+        return found
+
+    def record(self, name: str, round_: int, result: RunResult | dict, warmup=False) -> None:
+        data = result.to_dict() if isinstance(result, RunResult) else result
+        record = {"benchmark": name, "round": round_, "machine": self.machine, "result": data}
+        if warmup:
+            record["warmup"] = True
+        else:
+            record["floor"] = checks.floor_for(data).reason
+        results.append(self.results_path, record)
