@@ -25,6 +25,7 @@ if ! python3 -c "import keras" 2>/dev/null; then
     --target /tmp/site .whl/*.whl || exit 1
 fi
 export PYTHONPATH=/tmp/site:$PWD CNNBENCH_DATA=$PWD/.gpu/mnist.npz
+cp -n .gpu/state/* "$STATE"/ 2>/dev/null # an earlier call's runs, carried to a fresh machine
 cp "$STATE"/*.jsonl "$STATE"/*.json "$OUT"/ 2>/dev/null # a first call's runs, to resume
 {
   echo "plan $PLAN, budget $BUDGET s, commit $CNNBENCH_COMMIT"
@@ -73,7 +74,19 @@ if [ "$PLAN" = first ]; then
 else
   stage jax-fp32-rest 120 $JAX $(choices jax) --benchmark-json "$OUT/jax-fp32-rest.json" \
     --precision fp32 --filters 8,64,256 --impl keras,native --profile tuned --rounds 3
-  stage torch-keras-tuned 130 $TORCH $(choices torch) --benchmark-json "$OUT/torch-keras.json" \
+  stage tune-torch-keras 70 env KERAS_BACKEND=torch $TUNE --impl keras \
+    --write-choices "$STATE/torch-keras-choices.json"
+  python3 - "$STATE" <<'EOF' # merge: the keras winner beside the native one
+import json, pathlib, sys
+state = pathlib.Path(sys.argv[1])
+merged = {}
+for name in ("torch-choices.json", "torch-keras-choices.json"):
+    if (state / name).exists():
+        merged.update(json.loads((state / name).read_text()))
+(state / "torch-choices.json").write_text(json.dumps(merged))
+EOF
+  cp "$STATE"/*-choices.json "$OUT"/ 2>/dev/null
+  stage torch-keras-tuned 110 $TORCH $(choices torch) --benchmark-json "$OUT/torch-keras.json" \
     --precision fp32 --filters 16 --impl keras --profile tuned --rounds 1
   stage jax-tf32 80 $JAX $(choices jax) --benchmark-json "$OUT/jax-tf32.json" \
     --precision tf32 --filters 8,256 --impl native --rounds 3

@@ -160,8 +160,9 @@ class KerasRun(Prepared):
         per_call = config.steps if per_call == "epoch" else per_call
         if per_call != 1:
             compile_args["steps_per_execution"] = per_call
-        self.scope = _placement(config.device, self.backend)
-        with self.scope:
+        # A factory: keras.device is a one-shot context manager on some backends.
+        self.scope = lambda: _placement(config.device, self.backend)
+        with self.scope():
             keras.utils.set_random_seed(config.seed)
             self.model = build_model(config.filters, precision.keras_dtype_policy(self.precision))
             self.device = backends.device_of(self.model.weights[0].value)
@@ -179,7 +180,7 @@ class KerasRun(Prepared):
     def fit(self) -> Measured:
         x, y, x_val, y_val = self.arrays
         timer = EpochTimer()
-        with self.scope:
+        with self.scope():
             start = time.perf_counter()
             fit = self.model.fit(
                 x,
@@ -204,7 +205,7 @@ class KerasRun(Prepared):
         return Measured(history, runtime, self.model.count_params(), self.device, settings)
 
     def _test_accuracy(self) -> float:
-        with self.scope:
+        with self.scope():
             _, accuracy = self.model.evaluate(
                 self.data.x_test, self.data.y_test, batch_size=EVAL_BATCH_SIZE, verbose=0
             )
