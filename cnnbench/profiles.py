@@ -36,7 +36,7 @@ NATIVE: dict[str, dict[str, dict]] = {
     },
     "jax": {
         "cpu": {"loop": "step", "pool": "window"},
-        "gpu": {"loop": "scan", "pool": "window"},
+        "gpu": {"loop": "scan", "pool": "reshape"},
     },
 }
 
