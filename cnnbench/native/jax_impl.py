@@ -7,7 +7,10 @@ each batch on the device from the epoch's order. Settings (`cnnbench.profiles`):
   ahead of the device), or `scan`, the whole epoch as one compiled `lax.scan` call;
 - `pool`: `window`, 2x2 max-pooling as `lax.reduce_window` (its gradient is XLA's
   `select_and_scatter`), or `reshape`, the same pooling as a reshape and a max over
-  the window axes.
+  the window axes;
+- `conv`: `xla`, `lax.conv_general_dilated`, or `im2col`, the 3x3 convolution as nine
+  shifted copies of the input side by side and one matrix product (its gradients are
+  matrix products too).
 
 Every Trainer compiles its own functions, so each run pays its own compilation.
 """
@@ -34,30 +37,41 @@ def _pool(x, how: str):
     return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
 
 
-def _forward(params, x, pool: str, dtype):
+def _conv(x, kernel, how: str):
+    """A 3x3, stride-1, 'same' convolution of NHWC `x` with an HWIO kernel."""
+    if how == "xla":
+        return lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=DIMENSIONS)
+    kh, kw, c, f = kernel.shape
+    n, h, w, _ = x.shape
+    padded = jnp.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    shifted = [padded[:, i : i + h, j : j + w, :] for i in range(kh) for j in range(kw)]
+    columns = jnp.concatenate(shifted, axis=-1).reshape(n * h * w, kh * kw * c)
+    return (columns @ kernel.reshape(kh * kw * c, f)).reshape(n, h, w, f)
+
+
+def _forward(params, x, pool: str, conv: str, dtype):
     (k1, b1), (k2, b2), (k3, b3), (k4, b4) = jax.tree.map(lambda p: p.astype(dtype), params)
     x = x.astype(dtype)
     for kernel, bias in ((k1, b1), (k2, b2)):
-        x = lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=DIMENSIONS)
-        x = _pool(jax.nn.relu(x + bias), pool)
+        x = _pool(jax.nn.relu(_conv(x, kernel, conv) + bias), pool)
     x = x.reshape(x.shape[0], -1)
     x = jax.nn.relu(x @ k3 + b3)
     return (x @ k4 + b4).astype(jnp.float32)
 
 
-def _sums(params, x, y, pool, dtype):
+def _sums(params, x, y, pool, conv, dtype):
     """(summed cross-entropy, correct count) of a batch."""
-    logits = _forward(params, x, pool, dtype)
+    logits = _forward(params, x, pool, conv, dtype)
     log_probs = jax.nn.log_softmax(logits)
     loss = -jnp.sum(jnp.take_along_axis(log_probs, y[:, None], axis=1))
     return loss, jnp.sum(jnp.argmax(logits, axis=1) == y)
 
 
-def _step(params, x_all, y_all, index, learning_rate, pool, dtype):
+def _step(params, x_all, y_all, index, learning_rate, **static):
     x, y = x_all[index], y_all[index]
 
     def mean_loss(params):
-        loss, correct = _sums(params, x, y, pool, dtype)
+        loss, correct = _sums(params, x, y, **static)
         return loss / index.shape[0], (loss, correct)
 
     grads, (loss, correct) = jax.grad(mean_loss, has_aux=True)(params)
@@ -65,11 +79,11 @@ def _step(params, x_all, y_all, index, learning_rate, pool, dtype):
     return params, loss, correct
 
 
-def _epoch(params, x_all, y_all, order, learning_rate, pool, dtype):
+def _epoch(params, x_all, y_all, order, learning_rate, **static):
     """Every full batch of `order` (steps x batch) in one `lax.scan`."""
 
     def body(params, index):
-        params, loss, correct = _step(params, x_all, y_all, index, learning_rate, pool, dtype)
+        params, loss, correct = _step(params, x_all, y_all, index, learning_rate, **static)
         return params, (loss, correct)
 
     params, (losses, corrects) = lax.scan(body, params, order)
@@ -94,7 +108,11 @@ class Trainer:
         self.learning_rate = jnp.float32(config.learning_rate)
         self.batch_size = config.batch_size
         self.loop = settings["loop"]
-        static = {"pool": settings["pool"], "dtype": self._dtype(config.precision)}
+        static = {
+            "pool": settings["pool"],
+            "conv": settings["conv"],
+            "dtype": self._dtype(config.precision),
+        }
         # New jitted functions per Trainer: every run compiles (and is timed with) its own.
         self._step = jax.jit(partial(_step, **static), donate_argnums=0)
         self._epoch = jax.jit(partial(_epoch, **static), donate_argnums=0)
