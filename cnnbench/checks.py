@@ -19,11 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cnnbench.model import param_count
-
-REPORT_PARAMS = {8: 52258, 16: 104250, 32: 211690, 64: 440394, 128: 953098, 256: 2199690}
-FULL_LENGTH = {"epochs": 10, "train_samples": 55000, "batch_size": 50}
-CHECKED_LR = 0.1
+from cnnbench.analytic import param_count
+from cnnbench.experiment import FULL_LENGTH, LEARNING_RATE, REFERENCE_2017
 
 
 @dataclass(frozen=True)
@@ -35,11 +32,11 @@ class Floor:
 
 def floor_for(result: dict) -> Floor:
     """The accuracy floor that applies to a run, with the reason in words."""
-    if result["learning_rate"] != CHECKED_LR:
+    if result["learning_rate"] != LEARNING_RATE:
         return Floor(None, None, f"lr {result['learning_rate']:g}: finite loss only")
-    if all(result[key] == value for key, value in FULL_LENGTH.items()):
+    if all(result[key] == value for key, value in FULL_LENGTH._asdict().items()):
         return Floor(0.98, 0.02, "full length")
-    if result["epochs"] * result["train_samples"] >= FULL_LENGTH["train_samples"]:
+    if result["epochs"] * result["train_samples"] >= FULL_LENGTH.train_samples:
         return Floor(0.90, None, "shortened, at least one epoch of images")
     return Floor(0.50, None, "shortened, under one epoch of images")
 
@@ -48,7 +45,8 @@ def problems(result: dict) -> list[str]:
     """Everything wrong with a finished run; empty when its time may count."""
     found = []
     filters = result["filters"]
-    want = REPORT_PARAMS.get(filters, param_count(filters))
+    reference = REFERENCE_2017.get(filters)
+    want = reference.params if reference else param_count(filters)
     if result["params"] != want:
         found.append(f"{filters} filters: {result['params']} parameters, expected {want}")
     losses = result["history"]["loss"] + result["history"]["val_loss"]

@@ -1,17 +1,11 @@
 import pytest
 
-from cnnbench.model import (
-    build_model,
-    forward_flops_per_sample,
-    param_count,
-    train_flops_per_sample,
-)
-
-# The 2017 report's "Total number of parameters" for each filter count.
-REPORT_PARAMS = {8: 52258, 16: 104250, 32: 211690, 64: 440394, 128: 953098, 256: 2199690}
+from cnnbench.analytic import forward_flops_per_sample, param_count, train_flops_per_sample
+from cnnbench.experiment import REFERENCE_2017
+from cnnbench.model import build_model
 
 
-@pytest.mark.parametrize("filters, params", REPORT_PARAMS.items())
+@pytest.mark.parametrize("filters, params", [(f, r.params) for f, r in REFERENCE_2017.items()])
 def test_parameter_count_matches_report(filters, params):
     assert build_model(filters).count_params() == params
     assert param_count(filters) == params

@@ -1,0 +1,119 @@
+"""`python -m cnnbench.report` (or `python -m cnnbench report`): read, print, write.
+
+    python -m cnnbench.report FILE_OR_DIR [...] [--out DIR] [--table NAME ...]
+        [--target ACC ...] [--compare BASE ...] [--fail-above PCT] [--readme README.md]
+
+Prints the runtime table (`--table` picks others, `--table all` every one), writes
+`summary.md` (every table), `results.csv` (every run) and the figures to `--out`
+(default `./cnnbench-report/`; the published `reports/` is written only when named).
+Bad input ends in one line naming the file and the problem, exit status 2, before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from cnnbench.errors import EXIT_USAGE, OneLineParser, UsageError
+from cnnbench.files import write_atomic
+from cnnbench.report import figures
+from cnnbench.report.compare import compare
+from cnnbench.report.frame import TARGETS, frame
+from cnnbench.report.headline import headline_markdown, update_readme
+from cnnbench.report.read import ReportError, load
+from cnnbench.report.render import results_csv, summary_markdown, to_rich
+from cnnbench.report.tables import TABLES, tables
+
+DEFAULT_OUT = "cnnbench-report"
+
+
+def _parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m cnnbench.report", description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", metavar="FILE_OR_DIR")
+    parser.add_argument(
+        "--out", default=DEFAULT_OUT, help="folder for summary.md, results.csv, figures"
+    )
+    parser.add_argument(
+        "--table",
+        action="append",
+        choices=(*TABLES, "all"),
+        help="table(s) to print (repeatable; default: runtime)",
+    )
+    parser.add_argument(
+        "--target",
+        action="append",
+        type=float,
+        metavar="ACC",
+        help=f"validation accuracy for time-to-target (repeatable; default {TARGETS})",
+    )
+    parser.add_argument("--compare", nargs="+", metavar="BASE", help="base results to compare")
+    parser.add_argument(
+        "--fail-above",
+        type=float,
+        metavar="PCT",
+        help="with --compare: exit 1 when a runtime grew by more than PCT%%",
+    )
+    parser.add_argument("--readme", metavar="PATH", help="also refresh this README's headline")
+    return parser
+
+
+def _check_args(args) -> None:
+    if args.fail_above is not None:
+        if args.compare is None:
+            raise UsageError("--fail-above needs --compare")
+        if not (math.isfinite(args.fail_above) and args.fail_above >= 0):
+            raise UsageError(f"--fail-above {args.fail_above}: expected a finite PCT >= 0")
+    for target in args.target or ():
+        if not (math.isfinite(target) and 0 < target <= 1):
+            raise UsageError(f"--target {target}: expected an accuracy in (0, 1]")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    if args.readme is not None and not Path(args.readme).is_file():
+        raise UsageError(f"--readme {args.readme}: no such file")
+
+
+def main(argv: list[str] | None = None, console: Console | None = None) -> int:
+    console = console or Console()
+    try:
+        args = _parser().parse_args(argv)
+        _check_args(args)
+        targets = tuple(args.target or TARGETS)
+        loaded = load(args.files)
+        base = load(args.compare) if args.compare else None
+        data = frame(loaded.runs, targets)
+        for note in loaded.notes:
+            console.print(f"note: {note}", highlight=False, markup=False)
+        models = tables(data, targets)
+        wanted = set(args.table or ["runtime"])
+        for model in models:
+            if "all" in wanted or model.name in wanted:
+                console.print(to_rich(model))
+                console.print()
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        written = figures.draw_all(data, out)
+        write_atomic(out / "results.csv", results_csv(data))
+        write_atomic(out / "summary.md", summary_markdown(models, written, data))
+        written += [out / "results.csv", out / "summary.md"]
+        if args.readme:
+            readme = Path(args.readme)
+            figure = out / "runtime_vs_filters.png"
+            link = os.path.relpath(figure, readme.resolve().parent) if figure.exists() else None
+            update_readme(readme, headline_markdown(data, link))
+            written.append(readme)
+        console.print("wrote " + ", ".join(str(p) for p in written), highlight=False, markup=False)
+        if base is not None:
+            return compare(data, frame(base.runs, targets), args.fail_above, console)
+        return 0
+    except (UsageError, ReportError) as err:
+        print(f"cnnbench.report: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:  # a folder or file that cannot be written
+        print(f"cnnbench.report: error: {err.filename}: {err.strerror}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,151 @@
+"""One row per run: every run as a pandas DataFrame, with what the tables derive from it.
+
+Derived here, once: the path (`keras default`, `keras tuned`, `native`), the kind of
+device and the machine it ran on, the run's length, the time until validation accuracy
+first reached each target (MLPerf's time-to-train, validation passes included), and its
+distance to the limit: the runtime over a roofline lower bound, the analytic FLOPs of
+the run (training and validation passes) at the matmul peak measured in the same
+benchmark session at the run's precision.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pandas as pd
+
+from cnnbench.analytic import forward_flops_per_sample, train_flops_per_sample
+from cnnbench.experiment import FULL_LENGTH, VALIDATION_SIZE
+from cnnbench.report.read import Run
+
+TARGETS = (0.98, 0.99)  # 0.98: what every passing full-length run reaches (the gate)
+ROW_KEYS = ("kind", "machine", "backend", "path", "precision")  # one table row
+LENGTH_KEYS = ("epochs", "train_samples", "batch_size")
+PATHS = ("keras default", "keras tuned", "native")  # display order
+
+
+def path_of(result: dict) -> str:
+    if result.get("impl", "keras") == "native":
+        return "native"
+    return f"keras {result.get('profile') or 'default'}"
+
+
+def machine_of(result: dict, machine: dict | None) -> str:
+    """The GPU's name, or the CPU's model and cores: what two medians must share."""
+    if result["device"] != "cpu":
+        return result["device"].removeprefix("NVIDIA ")
+    if machine and machine.get("cpu_model"):
+        return f"{machine['cpu_model']} ×{machine.get('cpu_count', '?')}"
+    return "cpu (not recorded)"
+
+
+def precision_of(result: dict) -> str:
+    precision = result.get("precision")
+    if precision is None:  # runs from before precision was recorded
+        return "fp32" if result["device"] == "cpu" else "unrecorded"
+    return precision
+
+
+def time_to(result: dict, target: float) -> float | None:
+    """Seconds of training until the first epoch whose validation accuracy reaches target."""
+    elapsed = 0.0
+    history = result["history"]
+    for seconds, accuracy in zip(history["epoch_seconds"], history["val_accuracy"], strict=True):
+        elapsed += seconds
+        if accuracy >= target:
+            return elapsed
+    return None
+
+
+def limit_s(result: dict) -> float | None:
+    """The roofline lower bound of the run's time: its FLOPs at the measured peak."""
+    peak = result.get("peak_gflops")
+    if not peak:
+        return None
+    filters, epochs = result["filters"], result["epochs"]
+    flops = epochs * (
+        train_flops_per_sample(filters) * result["train_samples"]
+        + forward_flops_per_sample(filters) * VALIDATION_SIZE
+    )
+    return flops / (peak * 1e9)
+
+
+def target_column(target: float) -> str:
+    return f"time_to_{target:g}"
+
+
+def frame(runs: Sequence[Run], targets: Sequence[float] = TARGETS) -> pd.DataFrame:
+    """The DataFrame of all runs: one row each, one column per field the report uses."""
+    rows = []
+    for run in runs:
+        r, m = run.result, run.machine or {}
+        limit = limit_s(r)
+        row = {
+            "kind": "cpu" if r["device"] == "cpu" else "gpu",
+            "machine": machine_of(r, run.machine),
+            "backend": r["backend"],
+            "path": path_of(r),
+            "precision": precision_of(r),
+            "filters": r["filters"],
+            "learning_rate": r["learning_rate"],
+            **{key: r[key] for key in LENGTH_KEYS},
+            "seed": r.get("seed"),
+            "runtime_s": r["runtime_s"],
+            "first_epoch_s": r.get("first_epoch_s"),
+            "steady_epoch_s": r.get("steady_epoch_s"),
+            "val_accuracy": r["val_accuracy"],
+            "test_error": r["test_error"],
+            **{target_column(t): time_to(r, t) for t in targets},
+            "samples_per_s": r.get("samples_per_s"),
+            "achieved_gflops": r.get("achieved_gflops"),
+            "peak_gflops": r.get("peak_gflops"),
+            "limit_s": limit,
+            "x_limit": None if limit is None else r["runtime_s"] / limit,
+            "peak_host_mb": r.get("peak_host_mb"),
+            "peak_gpu_mb": r.get("peak_gpu_mb"),
+            "params": r["params"],
+            "device": r["device"],
+            "gpu_driver": m.get("gpu_driver"),
+            "cpu_model": m.get("cpu_model"),
+            "cpu_count": m.get("cpu_count"),
+            "commit": m.get("commit"),
+            "versions": json.dumps(r.get("versions") or {}, sort_keys=True),
+            "settings": json.dumps(r.get("settings") or {}, sort_keys=True),
+            "val_accuracy_by_epoch": json.dumps(r["history"]["val_accuracy"]),
+            "epoch_seconds": json.dumps(r["history"]["epoch_seconds"]),
+            "benchmark": run.benchmark,
+            "source": run.source,
+            "date": run.date,
+        }
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    lengths = table[list(LENGTH_KEYS)].itertuples(index=False)
+    table["full_length"] = [tuple(length) == tuple(FULL_LENGTH) for length in lengths]
+    return table
+
+
+def by(data: pd.DataFrame, keys) -> list[tuple[tuple, pd.DataFrame]]:
+    """(key, runs) for each distinct value of `keys`, in sorted order."""
+    return [(k if isinstance(k, tuple) else (k,), g) for k, g in data.groupby(list(keys))]
+
+
+def by_length(data: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
+    """(run length, runs), the longest first: full-length runs lead every report."""
+    return sorted(by(data, LENGTH_KEYS), key=lambda item: item[0], reverse=True)
+
+
+def overhead(data: pd.DataFrame) -> pd.DataFrame:
+    """Keras over native: each Keras path's median runtime over the native median of the
+    same backend, machine, precision, length, learning rate and width."""
+    same = ["kind", "machine", "backend", "precision", *LENGTH_KEYS, "learning_rate", "filters"]
+    native = data[data["path"] == "native"].groupby(same)["runtime_s"].median()
+    keras = data[data["path"] != "native"].groupby([*same, "path"])["runtime_s"].median()
+    rows = []
+    for (*key, path), seconds in keras.items():
+        base = native.get(tuple(key))
+        if base is not None:
+            rows.append(
+                {**dict(zip(same, key, strict=True)), "path": path, "ratio": seconds / base}
+            )
+    return pd.DataFrame(rows, columns=[*same, "path", "ratio"])
