@@ -1,8 +1,8 @@
 """What differs between the TensorFlow, PyTorch and JAX backends, in one small place.
 
-Which GPUs a backend sees, where a tensor actually lives, how to wait for queued
-work, and the library versions a result was produced with. Everything else in
-cnnbench is backend-neutral Keras.
+Which GPUs a backend sees, where a tensor actually lives, how much memory is left,
+peak memory, and the library versions and machine a result was produced with.
+Everything else in cnnbench is backend-neutral Keras (or `cnnbench.native`).
 """
 
 from __future__ import annotations
@@ -94,18 +94,27 @@ def device_of(tensor) -> str:
     raise TypeError(f"cannot tell where a {type(tensor).__name__} lives")
 
 
-def synchronize(backend: str) -> None:
-    """Wait for queued device work before a clock is read."""
+def available_bytes(backend: str, kind: str) -> int | None:
+    """Memory a run can still take on this kind of device; None when the backend won't say."""
+    if kind == "cpu":
+        try:
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return None
     if backend == "torch":
         import torch
 
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-    elif backend == "jax":
+        return torch.cuda.mem_get_info()[0]
+    if backend == "jax":
         import jax
 
-        jax.effects_barrier()
-    # TensorFlow's eager ops and tf.function calls return once their results are ready.
+        stats = jax.devices("gpu")[0].memory_stats() or {}
+        limit, used = stats.get("bytes_limit"), stats.get("bytes_in_use", 0)
+        return None if limit is None else limit - used
+    return None
 
 
 def reset_process_settings(backend: str) -> None:
@@ -212,26 +221,6 @@ def _nvidia_driver() -> str | None:
     return out.splitlines()[0] if out else None
 
 
-def fp32_math(backend: str) -> str:
-    """How the backend computes float32 convolutions and matmuls on a GPU (TF32 or not)."""
-    if backend == "torch":
-        import torch
-
-        return (
-            f"torch cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}, "
-            f"float32_matmul_precision={torch.get_float32_matmul_precision()}"
-        )
-    if backend == "jax":
-        import jax
-
-        precision = jax.config.jax_default_matmul_precision or "unset (TF32 on Ampere and later)"
-        return f"jax_default_matmul_precision={precision}"
-    import tensorflow as tf
-
-    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
-    return f"tensorflow tensor_float_32={enabled}"
-
-
 def machine_info(backend: str, device: str) -> dict:
     """Where a result came from: backend, device, CPU model and cores, GPU driver, versions."""
     gpu = device != "cpu"
@@ -243,7 +232,6 @@ def machine_info(backend: str, device: str) -> dict:
         "cpu_count": os.cpu_count(),
         "gpu": device if gpu else None,
         "gpu_driver": _nvidia_driver() if gpu else None,
-        "fp32_math": fp32_math(backend) if gpu else None,
         "host": platform.node(),
         "versions": library_versions(backend),
     }

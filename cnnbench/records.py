@@ -16,6 +16,7 @@ from cnnbench.backend import DEVICES
 from cnnbench.precision import PRECISIONS
 
 IMPLS = ("keras", "native")
+MAX_SEED = 2**32 - 1  # numpy's and Keras's seeds are unsigned 32-bit
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -64,6 +65,8 @@ class RunConfig:
             problems.append(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
             problems.append(f"batch size must be >= 1, got {self.batch_size}")
+        if not 0 <= self.seed <= MAX_SEED:
+            problems.append(f"seed must be in 0..{MAX_SEED}, got {self.seed}")
         limit = experiment.TRAIN_SIZE
         if self.train_subset is not None and not 1 <= self.train_subset <= limit:
             problems.append(f"train subset must be in 1..{limit}, got {self.train_subset}")

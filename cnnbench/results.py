@@ -3,16 +3,21 @@
 A sweep killed at 128 filters keeps 8..64 here even though pytest-benchmark writes its
 JSON only when the session ends. Each line is
 
-    {"benchmark": "test_filters[8]", "round": 0, "floor": "...", "result": {RunResult}}
+    {"benchmark": "test_filters[8-native-r0]", "round": 0, "floor": "...",
+     "machine": {...}, "result": {RunResult}}
 
-`settings_key` says when two runs measured the same thing (same settings, backend,
-device and versions), which is what `--resume` matches on.
+(a warm-up run says `"warmup": true`, a `tune` candidate `"candidate": true`; neither
+is reported). Writers hold an exclusive lock on the file while they repair a torn tail
+and append, so two sweeps writing one file never lose a line. `settings_key` says
+when two runs measured the same thing, which is what `--resume` matches on.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 SETTINGS = (
@@ -43,31 +48,36 @@ def settings_key(result: dict) -> str:
 def append(path: Path, record: dict) -> None:
     """Append one record as a line and push it to disk before returning.
 
-    A torn last line (a run killed mid-write) is cut off first, so the new line
-    never glues onto it.
+    Under an exclusive lock: a torn last line (a writer killed mid-write) is cut off
+    first, so the new line never glues onto it, and no other writer is cut.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    _cut_torn_tail(path)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _cut_torn_tail(path: Path) -> None:
-    try:
-        with open(path, "rb+") as f:
+    line = (json.dumps(record) + "\n").encode("utf-8")
+    with open(path, "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            f.seek(0)
             data = f.read()
             if data and not data.endswith(b"\n"):
                 f.truncate(data.rfind(b"\n") + 1)
-    except FileNotFoundError:
-        pass
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def read(path: Path, *, allow_torn_tail: bool = False) -> list[dict]:
-    """All records of a results file.
+@dataclass(frozen=True)
+class Contents:
+    records: list[dict]
+    lines: list[int]  # the line number of each record, for messages
+    torn_tail: bool  # a last line without its newline was dropped
 
-    A last line without its newline is what a run killed mid-write leaves; with
+
+def read_contents(path: Path, *, allow_torn_tail: bool = False) -> Contents:
+    """All records of a results file, and whether a torn last line was dropped.
+
+    A last line without its newline is what a writer killed mid-write leaves; with
     `allow_torn_tail` it is dropped (the run is simply not there), otherwise it is an
     error like any line that does not parse.
     """
@@ -78,15 +88,16 @@ def read(path: Path, *, allow_torn_tail: bool = False) -> list[dict]:
     except (OSError, UnicodeDecodeError) as err:
         raise ResultsError(f"{path}: unreadable ({err})") from None
     lines = text.split("\n")
-    records = []
+    records, numbers, torn = [], [], False
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        torn = number == len(lines)  # the text did not end with a newline
+        last = number == len(lines)  # the text did not end with a newline
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            if torn and allow_torn_tail:
+            if last and allow_torn_tail:
+                torn = True
                 break
             raise ResultsError(
                 f"{path}:{number}: results line does not parse ({err.msg})"
@@ -94,4 +105,10 @@ def read(path: Path, *, allow_torn_tail: bool = False) -> list[dict]:
         if not isinstance(record, dict) or not isinstance(record.get("result"), dict):
             raise ResultsError(f"{path}:{number}: not a cnnbench results line (no 'result')")
         records.append(record)
-    return records
+        numbers.append(number)
+    return Contents(records, numbers, torn)
+
+
+def read(path: Path, *, allow_torn_tail: bool = False) -> list[dict]:
+    """The records of a results file (see `read_contents`)."""
+    return read_contents(path, allow_torn_tail=allow_torn_tail).records

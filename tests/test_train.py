@@ -106,16 +106,3 @@ def test_gpu_request_without_gpu_fails_clearly(mnist, backend):
 
 def test_result_fields_are_the_documented_keys():
     assert [f.name for f in dataclasses.fields(RunResult)] == RESULT_KEYS
-
-
-def test_fp32_math_names_the_backends_setting(backend):
-    # GPU results carry whether float32 convolutions/matmuls ran as TF32: the speed and
-    # the precision both depend on it, and the three backends default differently.
-    text = backends.fp32_math(backend)
-    wanted = {
-        "torch": ("cudnn.allow_tf32=", "float32_matmul_precision="),
-        "jax": ("jax_default_matmul_precision=",),
-        "tensorflow": ("tensor_float_32=",),
-    }[backend]
-    assert all(part in text for part in wanted), text
-    assert backends.machine_info(backend, "cpu")["fp32_math"] is None

@@ -1,0 +1,79 @@
+"""The package's shape: imports run one way (no circle, even through a function-level
+import), the library never imports a command line, and modules stay small."""
+
+import ast
+from pathlib import Path
+
+import cnnbench
+
+PACKAGE = Path(cnnbench.__file__).parent
+COMMAND_LINES = {
+    "cnnbench.cli",
+    "cnnbench.report.cli",
+    "cnnbench.__main__",
+    "cnnbench.report.__main__",
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imports() -> dict[str, set[str]]:
+    modules = _modules()
+    graph = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            else:
+                continue
+            graph[name] |= {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def test_no_import_circle():
+    graph, done, path = _imports(), set(), []
+
+    def visit(name):
+        if name in path:
+            raise AssertionError("import circle: " + " -> ".join([*path[path.index(name) :], name]))
+        if name in done:
+            return
+        path.append(name)
+        for target in sorted(graph[name]):
+            visit(target)
+        path.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name)
+
+
+def test_the_library_never_imports_a_command_line():
+    for name, targets in _imports().items():
+        if name not in COMMAND_LINES:
+            assert not targets & COMMAND_LINES, f"{name} imports {targets & COMMAND_LINES}"
+
+
+def test_modules_stay_small_and_say_what_they_do():
+    for name, path in _modules().items():
+        lines = len(path.read_text().splitlines())
+        assert lines <= 300, f"{name}: {lines} lines"
+        assert ast.get_docstring(ast.parse(path.read_text())), f"{name} has no docstring"
+
+
+def test_the_tested_package_is_the_installed_one_when_ci_says_so():
+    import os
+
+    import cnnbench.native.jax_impl  # noqa: F401  (subpackages ship in the wheel)
+    import cnnbench.report.cli  # noqa: F401
+
+    if os.environ.get("CNNBENCH_EXPECT_INSTALLED"):
+        assert "site-packages" in cnnbench.__file__, cnnbench.__file__
