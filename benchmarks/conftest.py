@@ -20,9 +20,12 @@ import pytest
 
 from cnnbench import experiment, options
 from cnnbench.backend import BACKENDS, gpu_names, hide_gpus, machine_info
+from cnnbench.errors import UsageError
+from cnnbench.experiment import LEARNING_RATE, LR_FILTERS
+from cnnbench.files import check_writable
 from cnnbench.precision import effective
-from cnnbench.records import variant_id
-from cnnbench.sweep import Sweep, commit, variants
+from cnnbench.records import RunConfig, variant_id
+from cnnbench.sweep import Sweep, commit, estimate_seconds, variants
 
 SWEEP = pytest.StashKey[Sweep]()
 LISTS_KEY = pytest.StashKey[dict]()
@@ -39,7 +42,7 @@ def pytest_addoption(parser):
     names = ("filters", "learning_rate", "epochs", "train_subset", "seed", "device")
     options.add_config_options(group.addoption, (*names, "impl", "profile", "precision"), LISTS)
     group.addoption(
-        "--rounds", type=int, default=3, help="timed runs per benchmark, seeds S..S+R-1"
+        "--rounds", type=int, default=ROUNDS, help="timed runs per benchmark, seeds S..S+R-1"
     )
     group.addoption(
         "--results",
@@ -49,6 +52,11 @@ def pytest_addoption(parser):
     )
     group.addoption(
         "--resume", action="store_true", help="skip runs the results file already holds"
+    )
+    group.addoption(
+        "--quick",
+        action="store_true",
+        help="a first look: 8 and 16 filters, lr 0.1 and 0.01, 1 epoch of 5500 images, 1 round",
     )
     group.addoption(
         "--choices",
@@ -70,6 +78,13 @@ def _lists(config) -> dict[str, list]:
     return values
 
 
+def _writable(path, flag: str) -> None:
+    try:
+        check_writable(path, flag)
+    except UsageError as err:
+        raise pytest.UsageError(str(err)) from None
+
+
 def _choices(path: str | None) -> dict:
     if path is None:
         return {}
@@ -82,26 +97,53 @@ def _choices(path: str | None) -> dict:
     return choices
 
 
+ROUNDS = 3
+# dest -> (the preset's value, the option's default): the preset replaces defaults only.
+QUICK = {
+    "filters": ("8,16", LISTS["filters"]),
+    "lrs": ("0.1,0.01", LISTS["learning_rate"]),
+    "epochs": (1, experiment.EPOCHS),
+    "train_subset": (5500, None),
+    "rounds": (1, ROUNDS),
+}
+
+
 def pytest_configure(config):
     # The unit tests turn warnings into errors (pyproject); a benchmark reports them
     # instead: a library's deprecation notice (Keras on torch under numpy 2.5 gives
     # one every step) must not throw away minutes of measured training. Appended last,
     # this filter takes precedence over the ini's "error".
     config.addinivalue_line("filterwarnings", "default")
+    if config.getoption("--quick"):
+        for dest, (value, default) in QUICK.items():
+            if getattr(config.option, dest) == default:
+                setattr(config.option, dest, value)
     device = config.getoption("device")
     if device == "cpu":
         hide_gpus()  # before any backend is imported
     backend = os.environ.get("KERAS_BACKEND") or "tensorflow"
     if backend not in BACKENDS:
         raise pytest.UsageError(f"KERAS_BACKEND={backend!r}: expected one of {', '.join(BACKENDS)}")
-    for name in ("epochs", "rounds"):
-        if config.getoption(name) < 1:
-            raise pytest.UsageError(f"--{name} must be >= 1")
-    subset = config.getoption("train_subset")
-    if subset is not None and not 1 <= subset <= experiment.TRAIN_SIZE:
-        raise pytest.UsageError(f"--train-subset must be in 1..{experiment.TRAIN_SIZE}")
+    if config.getoption("--rounds") < 1:
+        raise pytest.UsageError("--rounds must be >= 1")
+    try:  # the run's own checks, before anything trains; seeds of the first and last round
+        for seed in (
+            config.getoption("seed"),
+            config.getoption("seed") + config.getoption("--rounds") - 1,
+        ):
+            RunConfig(
+                epochs=config.getoption("epochs"),
+                train_subset=config.getoption("train_subset"),
+                seed=seed,
+                precision=config.getoption("precision"),
+            )
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
     lists = _lists(config)
     choices = _choices(config.getoption("--choices"))
+    for flag in ("--results", "--benchmark-json"):
+        if config.getoption(flag) is not None:
+            _writable(config.getoption(flag), flag)
 
     import keras  # noqa: F401  (imports the backend named by KERAS_BACKEND)
 
@@ -112,8 +154,9 @@ def pytest_configure(config):
     kind = "cpu" if device_name == "cpu" else "gpu"
     results_path = Path(
         config.getoption("--results")
-        or config.rootpath / "reports" / f"results-{backend}-{kind}.jsonl"
+        or config.rootpath / "reports" / "runs" / f"results-{backend}-{kind}.jsonl"
     )
+    _writable(results_path, "--results")
     machine = machine_info(backend, device_name)
     machine["commit"] = commit(config.rootpath) or os.environ.get("CNNBENCH_COMMIT")
     config.stash[SWEEP] = Sweep(
@@ -124,7 +167,7 @@ def pytest_configure(config):
         results_path=results_path,
         precision=effective(config.getoption("precision"), kind),
         epochs=config.getoption("epochs"),
-        train_subset=subset,
+        train_subset=config.getoption("train_subset"),
         seed=config.getoption("seed"),
         rounds=config.getoption("--rounds"),
         resume=config.getoption("--resume"),
@@ -176,14 +219,22 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_collection_finish(session):
-    session.config.stash[BENCH_KEY] = Bench(session.config.stash[SWEEP], len(session.items))
+    planned = [
+        (item.name, item.callspec.params)
+        for item in session.items
+        if hasattr(item, "callspec") and "round_" in item.callspec.params
+    ]
+    sweep = session.config.stash[SWEEP]
+    session.config.stash[BENCH_KEY] = Bench(sweep, len(session.items), planned)
+    sweep.write(f"cnnbench: {len(session.items)} runs planned, round by round")
 
 
 class Bench:
     """What each benchmark calls: time one run (`measure`), with the session's state."""
 
-    def __init__(self, sweep: Sweep, total: int) -> None:
+    def __init__(self, sweep: Sweep, total: int, planned: list[tuple[str, dict]]) -> None:
         self.sweep, self.total, self.started = sweep, total, 0
+        self.planned = planned  # (test name, its parameters) in the order they will run
         self._data = None
 
     @property
@@ -203,17 +254,41 @@ class Bench:
         sweep = self.sweep
         if sweep.warmed_up:
             return
+        rates = {}
         for config in sweep.warmup_configs(filters):
             result = run(config, self.data)
             sweep.record("warmup", 0, result, warmup=True)
             path = variant_id(config.impl, config.recorded_profile)
-            sweep.write(
-                f"cnnbench: warm-up {path}: {result.runtime_s:.1f} s, untimed, not reported"
-            )
+            rates[path] = result.flops_per_sample * config.train_samples / result.runtime_s
+            sweep.write(f"cnnbench: warm-up {path}: {result.runtime_s:.1f} s (untimed)")
         size = 2048 if sweep.kind == "cpu" else 8192
         sweep.peak_gflops = matmul_peak_gflops(size, precision=sweep.precision)
         sweep.write(f"cnnbench: {sweep.precision} matmul peak {sweep.peak_gflops:.1f} GFLOP/s")
         sweep.warmed_up = True
+        todo = [c for name, c in self._configs() if sweep.on_file(name, c) is None]
+        records = sweep.records()
+        hours = estimate_seconds(todo, records, rates) / 3600
+        sweep.write(
+            f"cnnbench: {len(todo)} runs to do, about {hours:.1f} h "
+            f"(from {'like runs on file, else ' if records else ''}the warm-up's rate)"
+        )
+
+    def plans(self, name: str) -> bool:
+        """Whether this session runs the benchmark `name`."""
+        return any(planned == name for planned, _ in self.planned)
+
+    def _configs(self):
+        for name, params in self.planned:
+            if self.sweep.redundant(params["variant"]):
+                continue
+            twin = (
+                f"test_filters[{LR_FILTERS}-{variant_id(*params['variant'])}-r{params['round_']}]"
+            )
+            if params.get("learning_rate") == LEARNING_RATE and self.plans(twin):
+                continue
+            lr = params.get("learning_rate", LEARNING_RATE)
+            filters = params.get("filters", LR_FILTERS)
+            yield name, self.sweep.config(params["variant"], filters, lr, params["round_"])
 
     def measure(self, benchmark, name, variant, filters, learning_rate, round_, extra=None):
         """Time one run; it counts only once its checks pass."""
@@ -224,6 +299,8 @@ class Bench:
         self.started += 1
         config = sweep.config(variant, filters, learning_rate, round_)
         key = (variant, filters, learning_rate, round_)
+        if sweep.redundant(variant):
+            pytest.skip(sweep.redundant(variant))
         done = sweep.on_file(name, config)
         if done is not None:
             sweep.finished[key] = done

@@ -1,7 +1,8 @@
 """The report's two experiments, timed as it timed them: one whole training per run.
 
 - `test_filters`: runtime vs width, 8..256 filters at lr 0.1 (the report's Figure 9);
-- `test_learning_rate`: learning curves at 16 filters for lr 0.1 .. 0.0001 (Figures 1-4).
+- `test_learning_rate`: learning curves at 16 filters for lr 0.1 .. 0.0001 (Figures 1-4);
+  its lr 0.1 run is `test_filters[16-...]`'s when the session has that one.
 
 Each is parametrized by `variant` (`--impl`, `--profile`: Keras default/tuned, native)
 and `round_` (`--rounds`; round i trains with seed + i). Each run trains a fresh model;
@@ -12,6 +13,7 @@ its parameters and accuracy are checked before the time counts (`cnnbench.checks
 import pytest
 
 from cnnbench.experiment import LEARNING_RATE, LR_FILTERS
+from cnnbench.records import variant_id
 
 
 @pytest.mark.benchmark(group="filters")
@@ -41,6 +43,9 @@ def _lr_order(bench, variant, round_):
 
 @pytest.mark.benchmark(group="learning_rate")
 def test_learning_rate(benchmark, bench, request, variant, learning_rate, round_):
+    twin = f"test_filters[{LR_FILTERS}-{variant_id(*variant)}-r{round_}]"
+    if learning_rate == LEARNING_RATE and bench.plans(twin):
+        pytest.skip(f"the same run as {twin}")
     check = _lr_order(bench, variant, round_)
     name = request.node.name
     bench.measure(benchmark, name, variant, LR_FILTERS, learning_rate, round_, extra=check)

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import dataclasses
+import statistics
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -130,15 +131,20 @@ class Sweep:
             "versions": self.machine["versions"],
         }
 
+    def records(self) -> list[dict]:
+        """What the results file held when the session started."""
+        if self._records is None:
+            exists = self.results_path.exists()
+            self._records = results.read(self.results_path, allow_torn_tail=True) if exists else []
+        return self._records
+
     def on_file(self, name: str, config: RunConfig) -> dict | None:
         """The result of this very run (same round) if the results file holds it."""
-        if not (self.resume and self.results_path.exists()):
+        if not self.resume:
             return None
-        if self._records is None:
-            self._records = results.read(self.results_path, allow_torn_tail=True)
         expected = self.expected(name, config)
         key, wanted = results.settings_key(expected), self.wanted_settings(config)
-        for record in self._records:
+        for record in self.records():
             result = record["result"]
             if (
                 not record.get("warmup")
@@ -149,12 +155,22 @@ class Sweep:
                 return result
         return None
 
+    def redundant(self, variant: Variant) -> str | None:
+        """Why a path need not run here: Keras `tuned` that is Keras's defaults on this
+        device would time the same thing twice."""
+        if variant != ("keras", "tuned") or variant_id(*variant) in self.choices:
+            return None
+        if profiles.same_as_default(self.backend, self.kind):
+            return f"keras tuned is keras default on {self.backend} {self.kind} (docs/tuning.md)"
+        return None
+
     def warmup_configs(self, filters: int) -> list[RunConfig]:
         """One short, untimed run per path, at the sweep's first width."""
         samples = min(WARMUP_SAMPLES, self.train_subset or WARMUP_SAMPLES)
         return [
             dataclasses.replace(self.config(v, filters, 0.1, 0), epochs=1, train_subset=samples)
             for v in self.variants
+            if not self.redundant(v)
         ]
 
     def problems(self, result: dict, extra: Callable[[dict], list[str]] | None = None):
@@ -176,3 +192,32 @@ class Sweep:
         else:
             record["floor"] = checks.floor_for(data).reason
         results.append(self.results_path, record)
+
+
+def estimate_seconds(
+    configs: list[RunConfig], records: list[dict], flops_rate: Mapping[str, float]
+) -> float:
+    """About how long `configs` will take: from like runs on file, scaled to their length,
+    else from each path's warm-up rate (training FLOPs per second, compilation included,
+    so on the high side)."""
+    from cnnbench.analytic import train_flops_per_sample
+
+    seconds_per_image: dict[tuple, list[float]] = {}
+    for record in records:
+        r = record["result"]
+        if record.get("warmup") or record.get("candidate"):
+            continue
+        key = (r.get("impl"), r.get("profile"), r["filters"], r.get("precision"))
+        seconds_per_image.setdefault(key, []).append(
+            r["runtime_s"] / (r["epochs"] * r["train_samples"])
+        )
+    total = 0.0
+    for config in configs:
+        images = config.epochs * config.train_samples
+        key = (config.impl, config.recorded_profile, config.filters, config.precision)
+        if key in seconds_per_image:
+            total += statistics.median(seconds_per_image[key]) * images
+        else:
+            rate = flops_rate[variant_id(config.impl, config.recorded_profile)]
+            total += images * train_flops_per_sample(config.filters) / rate
+    return total

@@ -1,9 +1,6 @@
-"""The benchmark suite in its short form, so the benchmark path cannot rot.
-
-Runs `pytest benchmarks/` in a subprocess with the backend under test (8 filters, one
-epoch, a 5000-image subset), checks what the JSON and the results file carry, then
-cuts the results file as a killed sweep leaves it and checks `--resume`.
-"""
+"""The benchmark suite end to end, in a subprocess with the backend under test: a short real
+sweep with a simulated kill and `--resume`; the timed region with a fake trainer; options
+that must stop a session before anything trains."""
 
 import json
 import os
@@ -30,11 +27,62 @@ RUN_KEYS = {
     "steady_epoch_s",
     "samples_per_s",
     "versions",
+    "precision",
+    "math",
+    "settings",
 }
 
+FAKE_TRAINER = '''
+"""Stands in for training: building and evaluating take longer than the timed fit."""
+import time
 
-def _bench(backend, tmp_path, *args):
-    env = {**os.environ, "KERAS_BACKEND": backend}
+from cnnbench import peak, train
+from cnnbench.analytic import param_count
+from cnnbench.records import Measured, RunResult
+
+BUILD_S, FIT_S, FINISH_S = 0.5, 0.25, 0.4
+
+
+class FakePrepared:
+    def __init__(self, config, data=None, callbacks=()):
+        time.sleep(BUILD_S)
+        self.config = config
+
+    def fit(self):
+        time.sleep(FIT_S)
+        epochs = self.config.epochs
+        history = {k: [0.99] * epochs for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+        history["epoch_seconds"] = [FIT_S / epochs] * epochs
+        return Measured(history, FIT_S, param_count(self.config.filters), "cpu", {})
+
+    def finish(self, measured):
+        time.sleep(FINISH_S)
+        c = self.config
+        return RunResult(
+            backend="jax", device="cpu", filters=c.filters, params=measured.params,
+            epochs=c.epochs, batch_size=c.batch_size, learning_rate=c.learning_rate,
+            seed=c.seed, train_samples=c.train_samples, history=measured.history,
+            val_accuracy=0.99, val_loss=0.05, test_accuracy=0.99, test_error=0.01,
+            runtime_s=measured.runtime_s, first_epoch_s=FIT_S, steady_epoch_s=None,
+            samples_per_s=None, flops_per_sample=1, impl=c.impl,
+            profile=c.recorded_profile, precision=c.precision,
+        )
+
+
+def fake_run(config, data=None, callbacks=()):
+    prepared = FakePrepared.__new__(FakePrepared)
+    prepared.config = config
+    return prepared.finish(prepared.fit())
+
+
+train.prepare = FakePrepared
+train.run = fake_run
+peak.matmul_peak_gflops = lambda *args, **kwargs: 100.0
+'''
+
+
+def _bench(backend, tmp_path, *args, env=None):
+    env = {**os.environ, "KERAS_BACKEND": backend, **(env or {})}
     cmd = [
         sys.executable,
         "-m",
@@ -51,75 +99,107 @@ def _bench(backend, tmp_path, *args):
 
 
 @pytest.mark.slow
-def test_short_sweep_writes_json_and_resumes(backend, tmp_path):
+def test_short_sweep_writes_json_and_resumes_round_by_round(backend, tmp_path):
     out, jsonl = tmp_path / "out.json", tmp_path / "results.jsonl"
-    done = _bench(
-        backend,
-        tmp_path,
-        "--filters",
-        "4,8",
-        "--lrs",
-        "0.1,0.0001",
-        "--benchmark-json",
-        str(out),
-        "--results",
-        str(jsonl),
-    )
+    sweep = ("--filters", "4,8", "--lrs", "0.1,0.0001", "--results", str(jsonl))
+    done = _bench(backend, tmp_path, *sweep, "--rounds", "1", "--benchmark-json", str(out))
     assert done.returncode == 0, done.stdout[-3000:]
     assert "[1/4]" in done.stdout and "epoch 1/1" in done.stdout  # progress past capture
+    assert "cnnbench: 4 runs planned" in done.stdout and "warm-up keras-default" in done.stdout
 
     report = json.loads(out.read_text())
-    assert report["machine_info"]["cnnbench"]["backend"] == backend
-    assert report["machine_info"]["cnnbench"]["cpu_count"] == os.cpu_count()
+    machine = report["machine_info"]["cnnbench"]
+    assert (machine["backend"], machine["cpu_count"]) == (backend, os.cpu_count())
     names = sorted(b["name"] for b in report["benchmarks"])
     assert names == [
-        "test_filters[4-keras-default]",
-        "test_filters[8-keras-default]",
-        "test_learning_rate[keras-default-0.0001]",
-        "test_learning_rate[keras-default-0.1]",
+        "test_filters[4-keras-default-r0]",
+        "test_filters[8-keras-default-r0]",
+        "test_learning_rate[keras-default-0.0001-r0]",
+        "test_learning_rate[keras-default-0.1-r0]",
     ]
     for bench in report["benchmarks"]:
         (run,) = bench["extra_info"]["runs"]
         assert RUN_KEYS <= set(run)
-        assert run["device"] == "cpu" and run["train_samples"] == 5000
-        assert bench["stats"]["rounds"] == 1 and bench["stats"]["median"] >= run["runtime_s"]
-        assert bench["extra_info"]["floor"]
+        assert (run["device"], run["train_samples"], run["precision"]) == ("cpu", 5000, "fp32")
+        assert bench["stats"]["rounds"] == 1
+        assert bench["stats"]["median"] == pytest.approx(run["runtime_s"], rel=0.01)
         assert run["peak_gflops"] > 0 and run["peak_host_mb"] > 0
-    assert {b["extra_info"]["runs"][0]["params"] for b in report["benchmarks"]} == {
-        26694,
-        52258,
-        104250,  # 4 filters: 40 + 148 + 25216 + 1290; 8 and 16: the report's
-    }
 
-    # A sweep killed while writing its third run: two whole lines and a torn one.
+    # Two more rounds, resumed: round 0 is on file and never redone.
     lines = jsonl.read_text().splitlines()
-    assert len(lines) == 4
-    jsonl.write_text("\n".join(lines[:2]) + "\n" + lines[2][: len(lines[2]) // 2])
-    finished = [r["benchmark"] for r in results.read(jsonl, allow_torn_tail=True)]
+    assert len(lines) == 5  # one warm-up, four runs
+    again = _bench(backend, tmp_path, *sweep, "--rounds", "2", "--resume", "-rs")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert "4 passed, 4 skipped" in again.stdout and "--resume: on file" in again.stdout
+    records = [r for r in results.read(jsonl) if not r.get("warmup")]
+    assert sorted(r["round"] for r in records) == [0, 0, 0, 0, 1, 1, 1, 1]
+    seeds = {r["round"]: r["result"]["seed"] for r in records}
+    assert seeds == {0: 0, 1: 1}
 
-    again = _bench(
+    # Killed while writing a round-1 run: resume redoes that run alone.
+    kept = jsonl.read_text().splitlines()
+    jsonl.write_text("\n".join(kept[:-1]) + "\n" + kept[-1][: len(kept[-1]) // 2])
+    third = _bench(backend, tmp_path, *sweep, "--rounds", "2", "--resume")
+    assert third.returncode == 0, third.stdout[-3000:]
+    assert "1 passed, 7 skipped" in third.stdout
+    finished = [r for r in results.read(jsonl) if not r.get("warmup")]
+    assert len(finished) == 8  # nothing counted twice, nothing lost
+
+
+def test_the_timed_region_is_the_fit_alone(backend, tmp_path):
+    (tmp_path / "fake_trainer.py").write_text(FAKE_TRAINER)
+    out = tmp_path / "out.json"
+    done = _bench(
         backend,
         tmp_path,
-        "--filters",
-        "4,8",
-        "--lrs",
-        "0.1,0.0001",
-        "--results",
-        str(jsonl),
-        "--resume",
-        "-rs",
+        *("-p", "fake_trainer", "--filters", "8", "-k", "test_filters", "--rounds", "2"),
+        *("--results", str(tmp_path / "r.jsonl"), "--benchmark-json", str(out)),
     )
-    assert again.returncode == 0, again.stdout[-3000:]
-    assert "2 passed, 2 skipped" in again.stdout and "--resume: 1 finished run(s)" in again.stdout
-    redone = [r["benchmark"] for r in results.read(jsonl, allow_torn_tail=True)]
-    assert redone[:2] == finished and len(redone) == 4  # nothing redone, nothing lost
-    assert sorted(redone) == sorted(r["benchmark"] for r in map(json.loads, lines))
+    assert done.returncode == 0, done.stdout[-3000:]
+    benchmarks = json.loads(out.read_text())["benchmarks"]
+    assert len(benchmarks) == 2
+    for bench in benchmarks:
+        (run,) = bench["extra_info"]["runs"]
+        assert run["runtime_s"] == 0.25
+        # pytest-benchmark timed the fit (0.25 s), not the building (0.5) or checks (0.4).
+        assert bench["stats"]["median"] == pytest.approx(0.25, rel=0.05)
 
 
-def test_bad_options_fail_at_start(backend, tmp_path):
-    done = _bench(backend, tmp_path, "--filters", "8,x")
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--filters", "8,x"], "--filters '8,x': expected comma-separated numbers"),
+        (["--impl", "caffe"], "--impl 'caffe': choose from keras, native"),
+        (["--seed", "-1"], "seed must be in 0..4294967295"),
+        (["--precision", "fp16"], "invalid choice: 'fp16'"),
+        (["--results", "."], "--results .: is a folder"),
+        (["--results", "{file}/r.jsonl"], "cannot write there"),
+        (["--benchmark-json", "{file}/out.json"], "cannot write there"),
+    ],
+)
+def test_bad_options_stop_the_session_before_it_trains(backend, tmp_path, args, message):
+    regular = tmp_path / "a-file"
+    regular.write_text("")
+    args = [a.format(file=regular) for a in args]
+    done = _bench(backend, tmp_path, *args)
+    assert done.returncode in (3, 4), done.stdout[-2000:]
+    assert message in done.stderr
+    assert "epoch" not in done.stdout
+
+
+def test_an_unknown_backend_is_one_line(tmp_path):
+    done = _bench("bogus", tmp_path)
     assert done.returncode == 4
-    assert "--filters '8,x': expected comma-separated numbers" in done.stderr
+    assert "KERAS_BACKEND='bogus': expected one of tensorflow, torch, jax" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_quick_plans_a_small_first_look(backend, tmp_path):
+    done = _bench(backend, tmp_path, "--quick", "--collect-only", "-q")
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "cnnbench: 4 runs planned" in done.stdout
+    assert "test_filters[16-keras-default-r0]" in done.stdout
+    assert "test_learning_rate[keras-default-0.01-r0]" in done.stdout
 
 
 @pytest.mark.slow
@@ -139,9 +219,9 @@ def test_a_library_warning_does_not_discard_a_measurement(backend, tmp_path):
     done = _bench(
         backend,
         tmp_path,
-        *("-p", "plant_warning", "--filters", "8", "-k", "test_filters"),
+        *("-p", "plant_warning", "--filters", "8", "-k", "test_filters", "--rounds", "1"),
         *("--results", str(results_path)),
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert "1 passed" in done.stdout and "planted deprecation" in done.stdout
-    assert len(results_path.read_text().splitlines()) == 1  # the run was recorded
+    assert len([r for r in results.read(results_path) if not r.get("warmup")]) == 1

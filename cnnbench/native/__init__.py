@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from cnnbench.model import DENSE_UNITS, IMAGE_SHAPE, KERNEL, NUM_CLASSES, POOLED_SIDE
+from cnnbench.analytic import DENSE_UNITS, IMAGE_SHAPE, KERNEL, NUM_CLASSES, POOLED_SIDE
 
 HISTORY = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
 

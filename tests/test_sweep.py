@@ -1,0 +1,192 @@
+"""The sweep's bookkeeping in-process: rounds and seeds, resume at round granularity, what
+counts as a failed run, the estimate; and the results file under two writers."""
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from cnnbench import profiles, results
+from cnnbench.analytic import train_flops_per_sample
+from cnnbench.records import RunConfig
+from cnnbench.sweep import Sweep, estimate_seconds, settings_match, variants
+
+VERSIONS = {"python": "3.11", "keras": "3.15.1", "jax": "0.10.2"}
+
+
+def _sweep(tmp_path, **overrides) -> Sweep:
+    fields = dict(
+        backend="jax",
+        device="cpu",
+        device_name="cpu",
+        machine={"versions": VERSIONS, "cpu_model": "test cpu", "cpu_count": 2},
+        results_path=tmp_path / "r.jsonl",
+        precision="fp32",
+        epochs=10,
+        train_subset=None,
+        seed=7,
+        rounds=3,
+        resume=True,
+        variants=variants(["keras", "native"], ["default", "tuned"]),
+        write=lambda line: None,
+    )
+    return Sweep(**{**fields, **overrides})
+
+
+def _result(config: RunConfig, **overrides) -> dict:
+    """A finished run of `config` as the results file keeps it."""
+    history = {
+        "loss": [0.1] * config.epochs,
+        "accuracy": [0.99] * config.epochs,
+        "val_loss": [0.05] * config.epochs,
+        "val_accuracy": [0.99] * config.epochs,
+        "epoch_seconds": [1.0] * config.epochs,
+    }
+    chosen = profiles.chosen(config.impl, config.profile, "jax", "cpu")
+    settings = profiles.check(config.impl, "jax", chosen)
+    result = {
+        "backend": "jax",
+        "device": "cpu",
+        "filters": config.filters,
+        "params": {8: 52258, 16: 104250}[config.filters],
+        "epochs": config.epochs,
+        "batch_size": 50,
+        "learning_rate": config.learning_rate,
+        "seed": config.seed,
+        "train_samples": config.train_samples,
+        "history": history,
+        "val_accuracy": 0.99,
+        "test_error": 0.01,
+        "runtime_s": 10.0 * config.epochs,
+        "impl": config.impl,
+        "profile": config.recorded_profile,
+        "precision": "fp32",
+        "settings": settings,
+        "versions": VERSIONS,
+    }
+    return {**result, **overrides}
+
+
+def test_variants_give_native_once():
+    assert variants(["keras", "native"], ["default", "tuned"]) == [
+        ("keras", "default"),
+        ("keras", "tuned"),
+        ("native", None),
+    ]
+
+
+def test_round_i_trains_with_seed_plus_i(tmp_path):
+    sweep = _sweep(tmp_path)
+    seeds = [sweep.config(("native", None), 8, 0.1, r).seed for r in range(3)]
+    assert seeds == [7, 8, 9]
+    assert sweep.config(("keras", "tuned"), 8, 0.1, 0).profile == "tuned"
+
+
+def test_resume_finds_exactly_the_round_on_file(tmp_path):
+    sweep = _sweep(tmp_path)
+    name = "test_filters[8-native-r0]"
+    config = sweep.config(("native", None), 8, 0.1, 0)
+    sweep.record(name, 0, _result(config))
+    sweep.record("warmup", 0, _result(config), warmup=True)
+    fresh = _sweep(tmp_path)  # a new session reads the file
+    assert fresh.on_file(name, config)["seed"] == 7
+    assert (
+        fresh.on_file("test_filters[8-native-r1]", fresh.config(("native", None), 8, 0.1, 1))
+        is None
+    )
+    assert _sweep(tmp_path, resume=False).on_file(name, config) is None
+    # A round run under other settings (an earlier native choice) is not this run.
+    other = tmp_path / "other.jsonl"
+    results.append(
+        other,
+        {
+            "benchmark": name,
+            "round": 0,
+            "result": _result(config, settings={"loop": "scan", "pool": "window", "conv": "xla"}),
+        },
+    )
+    assert _sweep(tmp_path, results_path=other).on_file(name, config) is None
+
+
+def test_a_warmup_on_file_is_never_a_finished_run(tmp_path):
+    sweep = _sweep(tmp_path)
+    config = sweep.config(("native", None), 8, 0.1, 0)
+    sweep.record("test_filters[8-native-r0]", 0, _result(config), warmup=True)
+    assert _sweep(tmp_path).on_file("test_filters[8-native-r0]", config) is None
+
+
+def test_settings_match_is_a_subset_test():
+    assert settings_match({"loop": "scan"}, {"loop": "scan", "threads": 2})
+    assert not settings_match({"loop": "scan"}, {"loop": "step"})
+    assert not settings_match({"loop": "scan"}, {})
+
+
+@pytest.mark.parametrize(
+    "overrides, problem",
+    [
+        ({"device": "NVIDIA H100"}, "ran on 'NVIDIA H100', labelled 'cpu'"),
+        ({"precision": "bf16"}, "computed in bf16, asked for fp32"),
+        ({"params": 1}, "8 filters: 1 parameters, expected 52258"),
+        ({"val_accuracy": 0.5}, "validation accuracy 0.5000 < 0.98"),
+    ],
+)
+def test_problems_name_what_is_wrong(tmp_path, overrides, problem):
+    sweep = _sweep(tmp_path)
+    config = sweep.config(("native", None), 8, 0.1, 0)
+    assert sweep.problems(_result(config)) == []
+    found = sweep.problems(_result(config, **overrides))
+    assert any(problem in p for p in found), found
+
+
+def test_warmups_are_short_and_one_per_path(tmp_path):
+    sweep = _sweep(tmp_path)
+    configs = sweep.warmup_configs(16)
+    assert [(c.impl, c.profile) for c in configs] == [
+        ("keras", "default"),
+        ("keras", "tuned"),
+        ("native", "default"),
+    ]
+    assert all(c.epochs == 1 and c.train_subset == 1000 and c.filters == 16 for c in configs)
+
+
+def test_estimate_scales_runs_on_file_and_falls_back_to_the_warmup_rate(tmp_path):
+    sweep = _sweep(tmp_path)
+    native = sweep.config(("native", None), 8, 0.1, 0)
+    on_file = [{"result": _result(native)}]  # 100 s for 10 epochs of 55000 images
+    short = RunConfig(filters=8, epochs=5, impl="native")
+    assert estimate_seconds([short], on_file, {}) == pytest.approx(50.0)
+    keras = RunConfig(filters=8, epochs=1, train_subset=1000)
+    flops = 1000 * train_flops_per_sample(8)
+    assert estimate_seconds([keras], on_file, {"keras-default": flops / 2}) == pytest.approx(2.0)
+
+
+def _write_lines(path: str, tag: str, count: int) -> None:
+    for i in range(count):
+        results.append(Path(path), {"benchmark": f"{tag}{i}", "result": {"pad": "x" * 500}})
+
+
+def test_two_writers_lose_no_line(tmp_path):
+    path = tmp_path / "shared.jsonl"
+    writers = [
+        multiprocessing.get_context("spawn").Process(target=_write_lines, args=(str(path), t, 300))
+        for t in ("a", "b")
+    ]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+    names = [json.loads(line)["benchmark"] for line in path.read_text().splitlines()]
+    assert sorted(names) == sorted([f"a{i}" for i in range(300)] + [f"b{i}" for i in range(300)])
+
+
+def test_tuned_that_is_the_default_is_not_timed_twice(tmp_path, monkeypatch):
+    sweep = _sweep(tmp_path)
+    monkeypatch.setitem(profiles.KERAS["tuned"]["jax"], "cpu", {})
+    assert "keras tuned is keras default on jax cpu" in sweep.redundant(("keras", "tuned"))
+    assert (
+        sweep.redundant(("keras", "default")) is None and sweep.redundant(("native", None)) is None
+    )
+    assert ("keras", "tuned") not in [(c.impl, c.profile) for c in sweep.warmup_configs(8)]
+    chosen = _sweep(tmp_path, choices={"keras-tuned": {"steps_per_execution": "epoch"}})
+    assert chosen.redundant(("keras", "tuned")) is None  # a session's own choice runs
