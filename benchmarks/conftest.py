@@ -18,8 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from cnnbench import experiment, options
-from cnnbench.backend import BACKENDS, gpu_names, hide_gpus, machine_info
+from cnnbench import experiment, options, profiles
+from cnnbench.backend import (
+    BACKENDS,
+    DeviceError,
+    hide_gpus,
+    kind_of,
+    machine_info,
+    resolve_device,
+)
 from cnnbench.errors import UsageError
 from cnnbench.experiment import LEARNING_RATE, LR_FILTERS
 from cnnbench.files import check_writable
@@ -76,6 +83,16 @@ def _lists(config) -> dict[str, list]:
         except options.OptionError as err:
             raise pytest.UsageError(str(err)) from None
     return values
+
+
+def _fits(backend: str, kind: str, device: str, filters: list[int], subset) -> None:
+    """The widest run must fit in the device's memory: refuse the sweep, not each run."""
+    from cnnbench.train import memory_problem
+
+    widest = RunConfig(filters=max(filters), train_subset=subset, device=device)
+    problem = memory_problem(widest, backend, kind)
+    if problem:
+        raise pytest.UsageError(f"--filters {max(filters)}: {problem}; nothing was run")
 
 
 def _writable(path, flag: str) -> None:
@@ -147,11 +164,20 @@ def pytest_configure(config):
 
     import keras  # noqa: F401  (imports the backend named by KERAS_BACKEND)
 
-    gpus = gpu_names(backend)
-    if device == "gpu" and not gpus:
-        raise pytest.UsageError(f"--device gpu: the {backend} backend sees no GPU; nothing was run")
-    device_name = gpus[0] if gpus and device != "cpu" else "cpu"
-    kind = "cpu" if device_name == "cpu" else "gpu"
+    try:
+        device_name = resolve_device(backend, device)
+    except DeviceError:
+        raise pytest.UsageError(
+            f"--device gpu: the {backend} backend sees no GPU; nothing was run"
+        ) from None
+    kind = kind_of(device_name)
+    _fits(backend, kind, device, lists["filters"], config.getoption("train_subset"))
+    for path, settings in choices.items():
+        impl = "native" if path == "native" else "keras"
+        try:
+            profiles.check(impl, backend, settings)
+        except ValueError as err:
+            raise pytest.UsageError(f"--choices: {path}: {err}") from None
     results_path = Path(
         config.getoption("--results")
         or config.rootpath / "reports" / "runs" / f"results-{backend}-{kind}.jsonl"
@@ -254,12 +280,13 @@ class Bench:
         sweep = self.sweep
         if sweep.warmed_up:
             return
-        rates = {}
-        for config in sweep.warmup_configs(filters):
+        warmups = {}
+        widest = max([filters, *(c.filters for _, c in self._configs())])
+        for config in sweep.warmup_configs(widest):
             result = run(config, self.data)
             sweep.record("warmup", 0, result, warmup=True)
             path = variant_id(config.impl, config.recorded_profile)
-            rates[path] = result.flops_per_sample * config.train_samples / result.runtime_s
+            warmups[path] = result.to_dict()
             sweep.write(f"cnnbench: warm-up {path}: {result.runtime_s:.1f} s (untimed)")
         size = 2048 if sweep.kind == "cpu" else 8192
         sweep.peak_gflops = matmul_peak_gflops(size, precision=sweep.precision)
@@ -267,7 +294,7 @@ class Bench:
         sweep.warmed_up = True
         todo = [c for name, c in self._configs() if sweep.on_file(name, c) is None]
         records = sweep.records()
-        hours = estimate_seconds(todo, records, rates) / 3600
+        hours = estimate_seconds(todo, records, warmups) / 3600
         sweep.write(
             f"cnnbench: {len(todo)} runs to do, about {hours:.1f} h "
             f"(from {'like runs on file, else ' if records else ''}the warm-up's rate)"

@@ -62,6 +62,17 @@ def require_gpu(backend: str) -> list[str]:
     return gpus
 
 
+def resolve_device(backend: str, requested: str) -> str:
+    """What a request runs on: 'cpu' or the first GPU's name; DeviceError for 'gpu'
+    when the backend sees none."""
+    gpus = require_gpu(backend) if requested == "gpu" else gpu_names(backend)
+    return gpus[0] if gpus and requested != "cpu" else "cpu"
+
+
+def kind_of(device: str) -> str:
+    return "cpu" if device == "cpu" else "gpu"
+
+
 def check_placement(requested: str, actual: str, backend: str) -> None:
     """DeviceError unless a model requested on 'cpu'/'gpu' really lives there."""
     if requested != "auto" and (requested == "cpu") != (actual == "cpu"):

@@ -26,47 +26,35 @@ from cnnbench.files import check_writable, write_atomic
 from cnnbench.precision import PRECISIONS
 
 EXIT_FAILED = 1  # a run that ran but failed (a diverged loss)
-RUN_FIELDS = (
-    "filters",
-    "epochs",
-    "learning_rate",
-    "batch_size",
-    "device",
-    "seed",
-    "train_subset",
-    "impl",
-    "profile",
-    "precision",
-)
+RUN_FIELDS = ("filters", "epochs", "learning_rate", "batch_size", "device", "seed")
+RUN_FIELDS += ("train_subset", "impl", "profile", "precision")
+TUNE_FIELDS = ("filters", "epochs", "device", "seed", "train_subset", "precision", "impl")
 
 
 def _parser() -> OneLineParser:
     parser = OneLineParser(prog="python -m cnnbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    backend_help = "Keras backend (default: $KERAS_BACKEND, else tensorflow)"
+    training = OneLineParser(add_help=False)  # what run and tune share
+    training.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="Keras backend (default: $KERAS_BACKEND, else tensorflow)",
+    )
+    training.add_argument("--data", metavar="PATH", help="a Keras-format mnist.npz")
+    training.add_argument("--verbose", action="store_true", help="show the libraries' notices")
 
     data = sub.add_parser("data", help="fetch and verify MNIST; print its source and path")
     data.add_argument("--data", metavar="PATH", help="a Keras-format mnist.npz to verify")
 
-    run = sub.add_parser("run", help="train the report's CNN once and print its summary")
-    run.add_argument("--backend", choices=BACKENDS, help=backend_help)
+    run = sub.add_parser("run", parents=[training], help="train the report's CNN once")
     options.add_config_options(run.add_argument, RUN_FIELDS)
     run.add_argument("--json", metavar="PATH", help="write the full result here as JSON")
-    run.add_argument("--data", metavar="PATH", help="a Keras-format mnist.npz")
 
-    tune = sub.add_parser("tune", help="time each candidate setting of a path; name the fastest")
-    tune.add_argument("--backend", choices=BACKENDS, help=backend_help)
-    options.add_config_options(
-        tune.add_argument,
-        ("filters", "epochs", "device", "seed", "train_subset", "precision", "impl"),
-        lists={"impl": "keras,native"},
-    )
+    tune = sub.add_parser("tune", parents=[training], help="time each candidate setting of a path")
+    options.add_config_options(tune.add_argument, TUNE_FIELDS, lists={"impl": "keras,native"})
     tune.add_argument("--rounds", type=int, default=1, help="timed runs per candidate")
     tune.add_argument("--results", metavar="PATH", help="append every timed run here (JSONL)")
-    tune.add_argument(
-        "--write-choices", metavar="PATH", help="write the winners for a benchmark's --choices"
-    )
-    tune.add_argument("--data", metavar="PATH", help="a Keras-format mnist.npz")
+    tune.add_argument("--write-choices", metavar="PATH", help="the winners, for --choices")
 
     peak = sub.add_parser("peak", help="measure the device's matmul peak (GFLOP/s)")
     peak.add_argument("--backend", choices=BACKENDS, help="default: $KERAS_BACKEND")
@@ -74,9 +62,17 @@ def _parser() -> OneLineParser:
     peak.add_argument("--precision", choices=PRECISIONS, default="fp32")
     peak.add_argument("--size", type=int, default=2048, help="matrix size N (default 2048)")
 
-    report = sub.add_parser("report", help="tables, figures and summary from results files")
-    report.add_argument("rest", nargs="*", help="see python -m cnnbench.report --help")
+    sub.add_parser("report", help="tables, figures, summary.md: python -m cnnbench.report --help")
     return parser
+
+
+def _quiet(verbose: bool) -> None:
+    """Keep the libraries' start-up notices (TensorFlow's absl and oneDNN lines, JAX's
+    search for a TPU) out of the output unless --verbose; before any backend is imported."""
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.ERROR)
 
 
 def _backend(requested: str | None) -> str:
@@ -150,11 +146,9 @@ def _select_backend(args, argv: list[str]) -> int | None:
 def _where(args) -> str:
     import keras
 
-    from cnnbench.backend import gpu_names, require_gpu
+    from cnnbench.backend import resolve_device
 
-    backend = keras.backend.backend()
-    gpus = require_gpu(backend) if args.device == "gpu" else gpu_names(backend)
-    return gpus[0] if gpus and args.device != "cpu" else "cpu"
+    return resolve_device(keras.backend.backend(), args.device)
 
 
 def _cmd_peak(args, argv: list[str]) -> int:
@@ -163,12 +157,12 @@ def _cmd_peak(args, argv: list[str]) -> int:
     code = _select_backend(args, argv)
     if code is not None:
         return code
-    from cnnbench.backend import available_bytes
+    from cnnbench.backend import available_bytes, kind_of
     from cnnbench.peak import matmul_peak_gflops
     from cnnbench.precision import effective
 
     where = _where(args)
-    kind = "cpu" if where == "cpu" else "gpu"
+    kind = kind_of(where)
     precision = effective(args.precision, kind)
     need = 3 * args.size**2 * (2 if precision == "bf16" else 4)
     have = available_bytes(os.environ["KERAS_BACKEND"], kind)
@@ -251,19 +245,21 @@ def _cmd_tune(args, argv: list[str]) -> int:
     code = _select_backend(args, argv)
     if code is not None:
         return code
-    fields = ("filters", "epochs", "device", "seed", "train_subset", "precision")
-    base = _config(args, **{name: getattr(args, name) for name in fields})
+    base = _config(args, **{name: getattr(args, name) for name in TUNE_FIELDS if name != "impl"})
 
     from cnnbench import results, tune
+    from cnnbench.backend import kind_of, machine_info
     from cnnbench.data import load
 
     where = _where(args)
-    kind = "cpu" if where == "cpu" else "gpu"
+    kind = kind_of(where)
     mnist = load(args.data)
+
+    machine = machine_info(os.environ["KERAS_BACKEND"], where)
 
     def record(line: dict) -> None:
         if args.results:
-            results.append(Path(args.results), line)
+            results.append(Path(args.results), {**line, "machine": machine})
 
     trials = tune.tune(
         base, os.environ["KERAS_BACKEND"], kind, impls, mnist, args.rounds, print, record
@@ -287,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return report_main(argv[1:])
         args = _parser().parse_args(argv)
+        _quiet(getattr(args, "verbose", False))
         commands = {"data": _cmd_data, "peak": _cmd_peak, "run": _cmd_run, "tune": _cmd_tune}
         if args.command == "data":
             return _cmd_data(args)

@@ -9,6 +9,7 @@ comma-separated list (`--filters 8,16`), for sweeps.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Callable, Iterable
 
@@ -45,8 +46,8 @@ def parse_list(text: str, kind: type, choices: tuple, flag: str) -> list:
         unknown = [v for v in values if v not in choices]
         if unknown:
             raise OptionError(f"{flag} {text!r}: choose from {', '.join(choices)}")
-    elif any(v <= 0 for v in values):
-        raise OptionError(f"{flag} {text!r}: every value must be > 0")
+    elif not all(math.isfinite(v) and v > 0 for v in values):
+        raise OptionError(f"{flag} {text!r}: every value must be a finite number > 0")
     return values
 
 

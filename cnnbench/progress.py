@@ -7,7 +7,6 @@ timed work nothing measurable. The epoch lines are what a log file (or CI) keeps
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import keras
@@ -21,26 +20,24 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from cnnbench.records import HISTORY_KEYS
+
 
 class EpochLog(keras.callbacks.Callback):
-    """Writes `<label> epoch 3/10  loss ...  val_accuracy ...  5.1 s` after each epoch."""
+    """Writes `<label> epoch 3/10  loss ...  val_accuracy ...  5.1 s` after each epoch,
+    the seconds as the run's own epoch timer measured them (`logs["epoch_seconds"]`)."""
 
     def __init__(self, label: str, write: Callable[[str], None]) -> None:
         super().__init__()
         self.label = label
         self.write = write
-        self._start = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        keys = ("loss", "accuracy", "val_loss", "val_accuracy")
-        fields = "  ".join(f"{key} {logs[key]:.4f}" for key in keys if key in logs)
-        seconds = time.perf_counter() - self._start
+        fields = "  ".join(f"{key} {logs[key]:.4f}" for key in HISTORY_KEYS if key in logs)
+        seconds = f"  {logs['epoch_seconds']:.1f} s" if "epoch_seconds" in logs else ""
         total = self.params.get("epochs")
-        self.write(f"{self.label} epoch {epoch + 1}/{total}  {fields}  {seconds:.1f} s")
+        self.write(f"{self.label} epoch {epoch + 1}/{total}  {fields}{seconds}")
 
 
 class RichProgress(EpochLog):
@@ -74,7 +71,6 @@ class RichProgress(EpochLog):
         self._batches = self.progress.add_task("batches", total=steps)
 
     def on_epoch_begin(self, epoch, logs=None):
-        super().on_epoch_begin(epoch, logs)
         self.progress.reset(self._batches, description=f"epoch {epoch + 1} batches")
 
     def on_train_batch_begin(self, batch, logs=None):

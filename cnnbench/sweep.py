@@ -30,7 +30,7 @@ from cnnbench.experiment import BATCH_SIZE
 from cnnbench.records import RunConfig, RunResult, variant_id
 
 Variant = tuple[str, "str | None"]  # (impl, profile); native has no profile
-WARMUP_SAMPLES = 1000  # images in each path's warm-up epoch
+WARMUP_SAMPLES = 1000  # images in each of a path's two warm-up epochs
 
 
 def variants(impls: list[str], profile_names: list[str]) -> list[Variant]:
@@ -165,10 +165,11 @@ class Sweep:
         return None
 
     def warmup_configs(self, filters: int) -> list[RunConfig]:
-        """One short, untimed run per path, at the sweep's first width."""
+        """One short, untimed run per path (two epochs: the second gives a steady rate for
+        the estimate), at the sweep's widest width, which dominates its time."""
         samples = min(WARMUP_SAMPLES, self.train_subset or WARMUP_SAMPLES)
         return [
-            dataclasses.replace(self.config(v, filters, 0.1, 0), epochs=1, train_subset=samples)
+            dataclasses.replace(self.config(v, filters, 0.1, 0), epochs=2, train_subset=samples)
             for v in self.variants
             if not self.redundant(v)
         ]
@@ -195,11 +196,10 @@ class Sweep:
 
 
 def estimate_seconds(
-    configs: list[RunConfig], records: list[dict], flops_rate: Mapping[str, float]
+    configs: list[RunConfig], records: list[dict], warmups: Mapping[str, dict]
 ) -> float:
     """About how long `configs` will take: from like runs on file, scaled to their length,
-    else from each path's warm-up rate (training FLOPs per second, compilation included,
-    so on the high side)."""
+    else from each path's warm-up (its steady training FLOP/s, plus its compilation)."""
     from cnnbench.analytic import train_flops_per_sample
 
     seconds_per_image: dict[tuple, list[float]] = {}
@@ -217,7 +217,10 @@ def estimate_seconds(
         key = (config.impl, config.recorded_profile, config.filters, config.precision)
         if key in seconds_per_image:
             total += statistics.median(seconds_per_image[key]) * images
-        else:
-            rate = flops_rate[variant_id(config.impl, config.recorded_profile)]
-            total += images * train_flops_per_sample(config.filters) / rate
+            continue
+        warmup = warmups[variant_id(config.impl, config.recorded_profile)]
+        steady = warmup["steady_epoch_s"] or warmup["runtime_s"] / warmup["epochs"]
+        rate = warmup["flops_per_sample"] * warmup["train_samples"] / steady
+        compile_s = max(warmup["first_epoch_s"] - steady, 0.0)
+        total += compile_s + images * train_flops_per_sample(config.filters) / rate
     return total

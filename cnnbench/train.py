@@ -21,11 +21,13 @@ The benchmark suite hands these to pytest-benchmark's pedantic `setup`, target a
 from __future__ import annotations
 
 import contextlib
+import random
 import statistics
 import time
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 
 from cnnbench import backend as backends
 from cnnbench import native, precision, profiles
@@ -37,7 +39,8 @@ from cnnbench.records import HISTORY_KEYS, Measured, RunConfig, RunResult
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Wall-clock seconds of each epoch, its validation pass included.
+    """Wall-clock seconds of each epoch, its validation pass included; also put into the
+    epoch's logs (`epoch_seconds`) for the callbacks after it, as the native loop does.
 
     Keras turns the epoch's logs into Python floats before `on_epoch_end`, which
     waits for the device, so the clock is read after the work is done.
@@ -53,6 +56,8 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._start)
+        if logs is not None:
+            logs["epoch_seconds"] = self.seconds[-1]
 
 
 def settings_for(config: RunConfig, backend: str, kind: str) -> dict:
@@ -61,15 +66,6 @@ def settings_for(config: RunConfig, backend: str, kind: str) -> dict:
     if wanted is None:
         wanted = profiles.chosen(config.impl, config.profile, backend, kind)
     return profiles.check(config.impl, backend, wanted)
-
-
-def _kind(config: RunConfig, backend: str) -> str:
-    if config.device == "gpu":
-        backends.require_gpu(backend)
-        return "gpu"
-    if config.device == "cpu":
-        return "cpu"
-    return "gpu" if backends.gpu_names(backend) else "cpu"
 
 
 def memory_problem(config: RunConfig, backend: str, kind: str) -> str | None:
@@ -93,7 +89,7 @@ class Prepared:
         start = time.perf_counter()
         self.config, self.backend, self.data = config, backend, data
         self.callbacks = list(callbacks)
-        kind = _kind(config, backend)
+        kind = backends.kind_of(backends.resolve_device(backend, config.device))
         problem = memory_problem(config, backend, kind)
         if problem:
             raise backends.DeviceError(problem)
@@ -159,6 +155,20 @@ class Prepared:
         )
 
 
+def seed_shuffling(backend: str, seed: int) -> None:
+    """Seed what `fit` shuffles with, and nothing more: Keras's own `set_random_seed`
+    imports TensorFlow whenever it is installed, which a JAX or PyTorch run must not."""
+    if backend == "tensorflow":  # fit shuffles in tf.data
+        keras.utils.set_random_seed(seed)
+        return
+    random.seed(seed)
+    np.random.seed(seed)  # JAX: fit shuffles NumPy arrays with NumPy's global generator
+    if backend == "torch":  # PyTorch: with a torch DataLoader, on torch's generator
+        import torch
+
+        torch.manual_seed(seed)
+
+
 def _placement(device: str, backend: str) -> contextlib.AbstractContextManager:
     if device == "gpu":
         return keras.device("gpu:0")
@@ -181,8 +191,9 @@ class KerasRun(Prepared):
         # A factory: keras.device is a one-shot context manager on some backends.
         self.scope = lambda: _placement(config.device, self.backend)
         with self.scope():
-            keras.utils.set_random_seed(config.seed)
-            self.model = build_model(config.filters, precision.keras_dtype_policy(self.precision))
+            seed_shuffling(self.backend, config.seed)
+            policy = precision.keras_dtype_policy(self.precision)
+            self.model = build_model(config.filters, policy, seed=config.seed)
             self.device = backends.device_of(self.model.weights[0].value)
             self.model.compile(
                 optimizer=keras.optimizers.SGD(learning_rate=config.learning_rate),

@@ -175,12 +175,17 @@ def test_the_timed_region_is_the_fit_alone(backend, tmp_path):
         (["--results", "."], "--results .: is a folder"),
         (["--results", "{file}/r.jsonl"], "cannot write there"),
         (["--benchmark-json", "{file}/out.json"], "cannot write there"),
+        (["--lrs", "0.1,nan"], "every value must be a finite number > 0"),
+        (["--filters", "1000000"], "--filters 1000000: 1000000 filters need at least"),
+        (["--choices", "{choices}"], "--choices: native: unknown native"),
     ],
 )
 def test_bad_options_stop_the_session_before_it_trains(backend, tmp_path, args, message):
     regular = tmp_path / "a-file"
     regular.write_text("")
-    args = [a.format(file=regular) for a in args]
+    choices = tmp_path / "choices.json"
+    choices.write_text('{"native": {"warp": 9}}')
+    args = [a.format(file=regular, choices=choices) for a in args]
     done = _bench(backend, tmp_path, *args)
     assert done.returncode in (3, 4), done.stdout[-2000:]
     assert message in done.stderr

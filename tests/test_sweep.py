@@ -147,7 +147,7 @@ def test_warmups_are_short_and_one_per_path(tmp_path):
         ("keras", "tuned"),
         ("native", "default"),
     ]
-    assert all(c.epochs == 1 and c.train_subset == 1000 and c.filters == 16 for c in configs)
+    assert all(c.epochs == 2 and c.train_subset == 1000 and c.filters == 16 for c in configs)
 
 
 def test_estimate_scales_runs_on_file_and_falls_back_to_the_warmup_rate(tmp_path):
@@ -156,9 +156,17 @@ def test_estimate_scales_runs_on_file_and_falls_back_to_the_warmup_rate(tmp_path
     on_file = [{"result": _result(native)}]  # 100 s for 10 epochs of 55000 images
     short = RunConfig(filters=8, epochs=5, impl="native")
     assert estimate_seconds([short], on_file, {}) == pytest.approx(50.0)
-    keras = RunConfig(filters=8, epochs=1, train_subset=1000)
-    flops = 1000 * train_flops_per_sample(8)
-    assert estimate_seconds([keras], on_file, {"keras-default": flops / 2}) == pytest.approx(2.0)
+    # A warm-up at 8 filters: 1000 images in a 0.5 s steady epoch, 2 s of compilation.
+    warmup = {
+        "flops_per_sample": train_flops_per_sample(8),
+        "train_samples": 1000,
+        "first_epoch_s": 2.5,
+        "steady_epoch_s": 0.5,
+    }
+    keras = RunConfig(filters=16, epochs=2, train_subset=1000)
+    ratio = train_flops_per_sample(16) / train_flops_per_sample(8)
+    expected = 2.0 + 2 * 0.5 * ratio
+    assert estimate_seconds([keras], on_file, {"keras-default": warmup}) == pytest.approx(expected)
 
 
 def _write_lines(path: str, tag: str, count: int) -> None:

@@ -106,3 +106,34 @@ def test_gpu_request_without_gpu_fails_clearly(mnist, backend):
 
 def test_result_fields_are_the_documented_keys():
     assert [f.name for f in dataclasses.fields(RunResult)] == RESULT_KEYS
+
+
+@pytest.mark.slow
+def test_a_seed_makes_a_keras_run_repeatable(mnist):
+    config = RunConfig(filters=8, epochs=1, train_subset=2000, seed=3)
+    first, again = (run(config, mnist).history["loss"][0] for _ in range(2))
+    other = run(dataclasses.replace(config, seed=4), mnist).history["loss"][0]
+    # Multithreaded CPU kernels may sum in another order: equal to a few 1e-4.
+    assert again == pytest.approx(first, rel=2e-3)
+    assert abs(other - first) > 5 * abs(again - first)
+
+
+@pytest.mark.slow
+def test_a_jax_or_torch_run_imports_no_tensorflow(backend):
+    """TensorFlow's start-up notices (and its memory) stay out of other backends' runs.
+    (Keras 3.15 itself imports JAX whenever it is installed, in keras.callbacks.)"""
+    import subprocess
+    import sys
+
+    if backend == "tensorflow":
+        pytest.skip("TensorFlow is the backend here")
+    code = (
+        "import sys\n"
+        "from cnnbench.records import RunConfig\n"
+        "from cnnbench.train import run\n"
+        "run(RunConfig(filters=4, epochs=1, train_subset=500))\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"

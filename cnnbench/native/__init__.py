@@ -20,8 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from cnnbench.analytic import DENSE_UNITS, IMAGE_SHAPE, KERNEL, NUM_CLASSES, POOLED_SIDE
-
-HISTORY = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
+from cnnbench.records import HISTORY_KEYS
 
 
 class Trainer(Protocol):
@@ -92,7 +91,7 @@ def fit(
     for callback in callbacks:
         callback.set_params({"epochs": len(orders), "steps": steps, "verbose": 0})
         callback.on_train_begin()
-    history: dict[str, list[float]] = {key: [] for key in HISTORY}
+    history: dict[str, list[float]] = {key: [] for key in (*HISTORY_KEYS, "epoch_seconds")}
     start = time.perf_counter()
     for epoch, order in enumerate(orders):
         for callback in callbacks:
@@ -106,9 +105,10 @@ def fit(
             "accuracy": float(correct) / len(order),
             "val_loss": val_loss,
             "val_accuracy": val_accuracy,
+            "epoch_seconds": history["epoch_seconds"][-1],
         }
-        for key, value in logs.items():
-            history[key].append(value)
+        for key in HISTORY_KEYS:
+            history[key].append(logs[key])
         for callback in callbacks:
             callback.on_epoch_end(epoch, logs)
     runtime = time.perf_counter() - start

@@ -24,10 +24,11 @@ from cnnbench.files import write_atomic
 from cnnbench.report import figures
 from cnnbench.report.compare import compare
 from cnnbench.report.frame import TARGETS, frame
-from cnnbench.report.headline import headline_markdown, update_readme
+from cnnbench.report.headline import headline_markdown, update_block, verdict_markdown
 from cnnbench.report.read import ReportError, load
 from cnnbench.report.render import results_csv, summary_markdown, to_rich
 from cnnbench.report.tables import TABLES, tables
+from cnnbench.report.tuning import tuning_markdown
 
 DEFAULT_OUT = "cnnbench-report"
 
@@ -59,6 +60,11 @@ def _parser() -> OneLineParser:
         help="with --compare: exit 1 when a runtime grew by more than PCT%%",
     )
     parser.add_argument("--readme", metavar="PATH", help="also refresh this README's headline")
+    parser.add_argument(
+        "--tuning",
+        metavar="DOC.md",
+        help="instead: the `tune` candidates in FILE_OR_DIR, into DOC.md's tuning block",
+    )
     return parser
 
 
@@ -74,8 +80,10 @@ def _check_args(args) -> None:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
-    if args.readme is not None and not Path(args.readme).is_file():
-        raise UsageError(f"--readme {args.readme}: no such file")
+    for flag in ("readme", "tuning"):
+        target = getattr(args, flag)
+        if target is not None and not Path(target).is_file():
+            raise UsageError(f"--{flag} {target}: no such file")
 
 
 def main(argv: list[str] | None = None, console: Console | None = None) -> int:
@@ -84,6 +92,11 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         args = _parser().parse_args(argv)
         _check_args(args)
         targets = tuple(args.target or TARGETS)
+        if args.tuning:
+            candidates = load(args.files, candidates=True)
+            update_block(Path(args.tuning), tuning_markdown(candidates.runs), "tuning")
+            console.print(f"wrote {args.tuning}", highlight=False, markup=False)
+            return 0
         loaded = load(args.files)
         base = load(args.compare) if args.compare else None
         data = frame(loaded.runs, targets)
@@ -105,7 +118,8 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
             readme = Path(args.readme)
             figure = out / "runtime_vs_filters.png"
             link = os.path.relpath(figure, readme.resolve().parent) if figure.exists() else None
-            update_readme(readme, headline_markdown(data, link))
+            update_block(readme, headline_markdown(data, link))
+            update_block(readme, verdict_markdown(data), "verdict", optional=True)
             written.append(readme)
         console.print("wrote " + ", ".join(str(p) for p in written), highlight=False, markup=False)
         if base is not None:

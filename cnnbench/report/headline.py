@@ -1,4 +1,4 @@
-"""The README's headline table, rendered from the results and put between its markers."""
+"""The README's headline table, rendered from the results; generated blocks in documents."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pandas as pd
 
 from cnnbench.experiment import FULL_LENGTH, LEARNING_RATE, REFERENCE_2017
 from cnnbench.files import write_atomic
+from cnnbench.report.frame import ROW_KEYS, by, overhead
 from cnnbench.report.grid import MISSING, length_title, pivot
 from cnnbench.report.read import ReportError
 
@@ -18,10 +19,6 @@ class Summary(NamedTuple):
     accuracy: float
     rounds: int
     kind: str
-
-
-START = "<!-- cnnbench:headline:start -->"
-END = "<!-- cnnbench:headline:end -->"
 
 
 def headline_markdown(data: pd.DataFrame, figure: str | None) -> str:
@@ -71,13 +68,55 @@ def headline_markdown(data: pd.DataFrame, figure: str | None) -> str:
     return "\n".join(lines)
 
 
-def update_readme(readme: Path, headline: str) -> None:
-    """Replace the text between the headline markers of `readme`."""
+def verdict_markdown(data: pd.DataFrame) -> str:
+    """A few lines, per device and precision: what is fastest, and what Keras costs."""
+    sweep = data[data["full_length"] & (data["learning_rate"] == LEARNING_RATE)]
+    if sweep.empty:
+        return "No full-length runs yet."
+    lines = []
+    for (kind, machine, precision), part in by(sweep, ["kind", "machine", "precision"]):
+        medians = part.groupby(["backend", "path", "filters"])["runtime_s"].median()
+        best = medians.groupby("filters").idxmin()
+        fastest = {(b, p) for b, p, _ in best}
+        widths = sorted(best.index)
+        where = f"**{'CPU' if kind == 'cpu' else 'GPU'}** ({machine}, {precision})"
+        if len(fastest) == 1:
+            (backend, path) = fastest.pop()
+            times = [medians[(backend, path, f)] for f in widths]
+            text = (
+                f"{where}: {backend} {path} is fastest at every width run "
+                f"({widths[0]}–{widths[-1]} filters: {min(times):.1f}–{max(times):.1f} s)"
+            )
+        else:
+            each = [f"{f}: {b} {p} {medians[(b, p, f)]:.1f} s" for (b, p, f) in best]
+            text = f"{where}: fastest by width: " + "; ".join(each)
+        ratios = overhead(part)
+        costs = [
+            f"{backend} {g['ratio'].min():.1f}–{g['ratio'].max():.1f}×"
+            for (backend,), g in by(ratios, ["backend"])
+        ]
+        if costs:
+            text += "; Keras over native: " + ", ".join(costs)
+        lines.append(f"- {text}.")
+    cells = sweep.groupby([*ROW_KEYS, "filters"])["val_accuracy"].median()
+    lines.append(
+        f"- Accuracy: every run ended at validation accuracy {sweep['val_accuracy'].min():.3f} "
+        f"or better; cell medians {cells.min():.3f}–{cells.max():.3f} (2017: 0.987–0.990)."
+    )
+    return "\n".join(lines)
+
+
+def update_block(path: Path, text: str, name: str = "headline", optional: bool = False) -> None:
+    """Replace the text between `path`'s `<!-- cnnbench:NAME:start/end -->` markers
+    (`optional`: a file without them is left alone)."""
+    start_mark, end_mark = f"<!-- cnnbench:{name}:start -->", f"<!-- cnnbench:{name}:end -->"
     try:
-        text = readme.read_text(encoding="utf-8")
+        old = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise ReportError(f"{readme}: cannot read ({getattr(err, 'strerror', err)})") from None
-    start, end = text.find(START), text.find(END)
+        raise ReportError(f"{path}: cannot read ({getattr(err, 'strerror', err)})") from None
+    start, end = old.find(start_mark), old.find(end_mark)
     if start < 0 or end < start:
-        raise ReportError(f"{readme}: no {START} ... {END} block")
-    write_atomic(readme, text[: start + len(START)] + "\n" + headline + "\n" + text[end:])
+        if optional:
+            return
+        raise ReportError(f"{path}: no {start_mark} ... {end_mark} block")
+    write_atomic(path, old[: start + len(start_mark)] + "\n" + text + "\n" + old[end:])

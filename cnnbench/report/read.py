@@ -190,7 +190,7 @@ def _read_json(path: Path) -> Loaded:
     return loaded
 
 
-def _read_results_file(path: Path) -> Loaded:
+def _read_results_file(path: Path, candidates: bool = False) -> Loaded:
     try:
         contents = results.read_contents(path, allow_torn_tail=True)
     except results.ResultsError as err:
@@ -203,7 +203,7 @@ def _read_results_file(path: Path) -> Loaded:
     if not contents.records and not contents.torn_tail:
         raise ReportError(f"{path}: empty file")
     for number, record in zip(contents.lines, contents.records, strict=True):
-        if record.get("warmup") or record.get("candidate"):
+        if record.get("warmup") or bool(record.get("candidate")) != candidates:
             continue
         where = f"{path}:{number}"
         result = check_result(record["result"], where)
@@ -239,8 +239,9 @@ def _expand(paths: Iterable[str]) -> list[tuple[Path, bool]]:
     return files
 
 
-def load(paths: Iterable[str]) -> Loaded:
-    """All runs in the given files and folders, each run once.
+def load(paths: Iterable[str], candidates: bool = False) -> Loaded:
+    """All runs in the given files and folders, each run once (with `candidates`, the
+    `tune` candidates in results files instead).
 
     pytest-benchmark opens its --benchmark-json file when the session starts, so a
     session that dies leaves it empty; its finished runs are in the .jsonl beside it.
@@ -255,7 +256,12 @@ def load(paths: Iterable[str]) -> Loaded:
                 "its finished runs are in the session's .jsonl"
             )
             continue
-        part = _read_results_file(path) if path.suffix == ".jsonl" else _read_json(path)
+        if path.suffix == ".jsonl":
+            part = _read_results_file(path, candidates)
+        elif candidates:
+            continue
+        else:
+            part = _read_json(path)
         loaded.notes += part.notes
         for run in part.runs:
             key = json.dumps(run.result, sort_keys=True)
