@@ -28,11 +28,11 @@ from cnnbench.backend import (
     resolve_device,
 )
 from cnnbench.errors import UsageError
-from cnnbench.experiment import LEARNING_RATE, LR_FILTERS
 from cnnbench.files import check_writable
 from cnnbench.precision import effective
-from cnnbench.records import RunConfig, variant_id
-from cnnbench.sweep import Sweep, commit, estimate_seconds, variants
+from cnnbench.records import RunConfig
+from cnnbench.session import Session
+from cnnbench.sweep import Sweep, commit, variants
 
 SWEEP = pytest.StashKey[Sweep]()
 LISTS_KEY = pytest.StashKey[dict]()
@@ -251,119 +251,15 @@ def pytest_collection_finish(session):
         if hasattr(item, "callspec") and "round_" in item.callspec.params
     ]
     sweep = session.config.stash[SWEEP]
-    session.config.stash[BENCH_KEY] = Bench(sweep, len(session.items), planned)
+    session.config.stash[BENCH_KEY] = Session(sweep, len(session.items), planned, pytest.skip)
     sweep.write(f"cnnbench: {len(session.items)} runs planned, round by round")
 
 
-class Bench:
-    """What each benchmark calls: time one run (`measure`), with the session's state."""
-
-    def __init__(self, sweep: Sweep, total: int, planned: list[tuple[str, dict]]) -> None:
-        self.sweep, self.total, self.started = sweep, total, 0
-        self.planned = planned  # (test name, its parameters) in the order they will run
-        self._data = None
-
-    @property
-    def data(self):
-        if self._data is None:
-            from cnnbench.data import load
-
-            self._data = load()
-            self.sweep.write(f"cnnbench: MNIST from {self._data.source}")
-        return self._data
-
-    def _ready(self, filters: int) -> None:
-        """Warm every path up, then measure the peak, once, before the first timed run."""
-        from cnnbench.peak import matmul_peak_gflops
-        from cnnbench.train import run
-
-        sweep = self.sweep
-        if sweep.warmed_up:
-            return
-        warmups = {}
-        widest = max([filters, *(c.filters for _, c in self._configs())])
-        for config in sweep.warmup_configs(widest):
-            result = run(config, self.data)
-            sweep.record("warmup", 0, result, warmup=True)
-            path = variant_id(config.impl, config.recorded_profile)
-            warmups[path] = result.to_dict()
-            sweep.write(f"cnnbench: warm-up {path}: {result.runtime_s:.1f} s (untimed)")
-        size = 2048 if sweep.kind == "cpu" else 8192
-        sweep.peak_gflops = matmul_peak_gflops(size, precision=sweep.precision)
-        sweep.write(f"cnnbench: {sweep.precision} matmul peak {sweep.peak_gflops:.1f} GFLOP/s")
-        sweep.warmed_up = True
-        todo = [c for name, c in self._configs() if sweep.on_file(name, c) is None]
-        records = sweep.records()
-        hours = estimate_seconds(todo, records, warmups) / 3600
-        sweep.write(
-            f"cnnbench: {len(todo)} runs to do, about {hours:.1f} h "
-            f"(from {'like runs on file, else ' if records else ''}the warm-up's rate)"
-        )
-
-    def plans(self, name: str) -> bool:
-        """Whether this session runs the benchmark `name`."""
-        return any(planned == name for planned, _ in self.planned)
-
-    def _configs(self):
-        for name, params in self.planned:
-            if self.sweep.redundant(params["variant"]):
-                continue
-            twin = (
-                f"test_filters[{LR_FILTERS}-{variant_id(*params['variant'])}-r{params['round_']}]"
-            )
-            if params.get("learning_rate") == LEARNING_RATE and self.plans(twin):
-                continue
-            lr = params.get("learning_rate", LEARNING_RATE)
-            filters = params.get("filters", LR_FILTERS)
-            yield name, self.sweep.config(params["variant"], filters, lr, params["round_"])
-
-    def measure(self, benchmark, name, variant, filters, learning_rate, round_, extra=None):
-        """Time one run; it counts only once its checks pass."""
-        from cnnbench.progress import EpochLog
-        from cnnbench.train import prepare
-
-        sweep = self.sweep
-        self.started += 1
-        config = sweep.config(variant, filters, learning_rate, round_)
-        key = (variant, filters, learning_rate, round_)
-        if sweep.redundant(variant):
-            pytest.skip(sweep.redundant(variant))
-        done = sweep.on_file(name, config)
-        if done is not None:
-            sweep.finished[key] = done
-            pytest.skip(f"--resume: on file in {sweep.results_path}")
-        data = self.data  # loaded before the clock starts
-        self._ready(filters)
-        label = f"[{self.started}/{self.total}] {sweep.backend} {sweep.device_name} {name}"
-
-        def setup():
-            return (prepare(config, data, callbacks=[EpochLog(label, sweep.write)]),), {}
-
-        def timed(prepared):
-            prepared.measured = prepared.fit()
-
-        def teardown(prepared):  # untimed; a failed check drops the time
-            result = prepared.finish(prepared.measured).with_peak(sweep.peak_gflops).to_dict()
-            found = sweep.problems(result, extra)
-            if found:
-                raise AssertionError(f"{name}: " + "; ".join(found))
-            sweep.record(name, round_, result)
-            sweep.finished[key] = result
-            benchmark.extra_info.update(round=round_, runs=[result])
-            sweep.write(
-                f"{label} done: runtime {result['runtime_s']:.1f} s, "
-                f"val_accuracy {result['val_accuracy']:.4f}, "
-                f"test_error {result['test_error']:.4f} -> {sweep.results_path}"
-            )
-
-        benchmark.pedantic(timed, setup=setup, teardown=teardown, rounds=1, iterations=1)
-
-
-BENCH_KEY = pytest.StashKey[Bench]()  # set once collection knows how many runs there are
+BENCH_KEY = pytest.StashKey[Session]()  # set once collection knows how many runs there are
 
 
 @pytest.fixture(scope="session")
-def bench(request) -> Bench:
+def bench(request) -> Session:
     return request.config.stash[BENCH_KEY]
 
 

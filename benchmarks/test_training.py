@@ -13,7 +13,6 @@ its parameters and accuracy are checked before the time counts (`cnnbench.checks
 import pytest
 
 from cnnbench.experiment import LEARNING_RATE, LR_FILTERS
-from cnnbench.records import variant_id
 
 
 @pytest.mark.benchmark(group="filters")
@@ -43,8 +42,8 @@ def _lr_order(bench, variant, round_):
 
 @pytest.mark.benchmark(group="learning_rate")
 def test_learning_rate(benchmark, bench, request, variant, learning_rate, round_):
-    twin = f"test_filters[{LR_FILTERS}-{variant_id(*variant)}-r{round_}]"
-    if learning_rate == LEARNING_RATE and bench.plans(twin):
+    twin = bench.twin(variant, learning_rate, round_)
+    if twin:
         pytest.skip(f"the same run as {twin}")
     check = _lr_order(bench, variant, round_)
     name = request.node.name

@@ -91,6 +91,14 @@ CANDIDATES: dict[tuple[str, str, str], list[dict]] = {
 }
 
 
+def for_run(config, backend: str, kind: str) -> dict:
+    """The complete settings a run uses: its config's own, else its path's chosen ones."""
+    wanted = config.settings
+    if wanted is None:
+        wanted = chosen(config.impl, config.profile, backend, kind)
+    return check(config.impl, backend, wanted)
+
+
 def chosen(impl: str, profile: str, backend: str, kind: str) -> dict:
     """The settings a run of this path uses unless it is given others."""
     table = NATIVE if impl == "native" else KERAS[profile]

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnbench import checks, profiles, results
+from cnnbench.backend import kind_of
 from cnnbench.experiment import BATCH_SIZE
 from cnnbench.records import RunConfig, RunResult, variant_id
 
@@ -89,7 +90,7 @@ class Sweep:
 
     @property
     def kind(self) -> str:
-        return "cpu" if self.device_name == "cpu" else "gpu"
+        return kind_of(self.device_name)
 
     def config(self, variant: Variant, filters: int, learning_rate: float, round_: int):
         impl, profile = variant
@@ -106,12 +107,6 @@ class Sweep:
             precision=self.precision,
             settings=self.choices.get(variant_id(*variant)),
         )
-
-    def wanted_settings(self, config: RunConfig) -> dict:
-        if config.settings is not None:
-            return profiles.check(config.impl, self.backend, config.settings)
-        chosen = profiles.chosen(config.impl, config.profile, self.backend, self.kind)
-        return profiles.check(config.impl, self.backend, chosen)
 
     def expected(self, name: str, config: RunConfig) -> dict:
         """What a finished run of `config` would record, as far as resume matches."""
@@ -143,7 +138,10 @@ class Sweep:
         if not self.resume:
             return None
         expected = self.expected(name, config)
-        key, wanted = results.settings_key(expected), self.wanted_settings(config)
+        key, wanted = (
+            results.settings_key(expected),
+            profiles.for_run(config, self.backend, self.kind),
+        )
         for record in self.records():
             result = record["result"]
             if (

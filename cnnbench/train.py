@@ -60,14 +60,6 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = self.seconds[-1]
 
 
-def settings_for(config: RunConfig, backend: str, kind: str) -> dict:
-    """The settings a run uses: the chosen ones for its path, or the config's own."""
-    wanted = config.settings
-    if wanted is None:
-        wanted = profiles.chosen(config.impl, config.profile, backend, kind)
-    return profiles.check(config.impl, backend, wanted)
-
-
 def memory_problem(config: RunConfig, backend: str, kind: str) -> str | None:
     """Why `config` cannot fit in this device's memory, or None (when it may, or the
     backend does not say how much is free)."""
@@ -97,7 +89,7 @@ class Prepared:
         precision.apply(self.precision, backend)
         backends.reset_process_settings(backend)
         backends.reset_peak_memory(backend)
-        self.settings = settings_for(config, backend, kind)
+        self.settings = profiles.for_run(config, backend, kind)
         self._build()
         backends.check_placement(config.device, self.device, backend)
         self.setup_s = time.perf_counter() - start
