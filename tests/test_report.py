@@ -270,3 +270,13 @@ def test_damaged_inputs_give_runs_or_one_error(tmp_path, draw):
         assert "\n" not in str(err)
     else:
         assert tables(frame(loaded.runs), TARGETS)  # and the tables render from them
+
+
+def test_the_verdict_says_when_backends_were_not_timed_side_by_side():
+    from cnnbench.report.headline import verdict_markdown
+
+    data = frame(load([str(JAX), str(TORCH)]).runs)
+    data["full_length"] = True
+    assert "timed in separate sweeps" in verdict_markdown(data)
+    together = data.assign(source="one-sweep.jsonl")
+    assert "separate sweeps" not in verdict_markdown(together)
