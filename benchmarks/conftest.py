@@ -96,7 +96,8 @@ def _fits(backend: str, kind: str, device: str, filters: list[int], subset) -> N
 
 
 def _writable(path, flag: str) -> None:
-    path = getattr(path, "name", path)  # pytest-benchmark < 5.3 hands an open file
+    if hasattr(path, "write"):  # pytest-benchmark < 5.3 hands an open file
+        path = path.name
     try:
         check_writable(path, flag)
     except UsageError as err:
