@@ -24,9 +24,10 @@ def test_defaults_and_choices_come_from_the_fields():
 def test_every_field_with_help_becomes_an_option():
     flags = {f for flags, _ in options.config_options(["learning_rate", "seed"]) for f in flags}
     assert flags == {"--lr", "--seed"}
-    for name, _ in RunConfig.__dataclass_fields__.items():
+    for name in RunConfig.__dataclass_fields__:
         if name != "settings":
-            options.config_options([name])  # each field can be an option
+            ((flags, spec),) = options.config_options([name])
+            assert flags[0].startswith("--") and spec.get("help"), name
 
 
 @pytest.mark.parametrize(

@@ -50,8 +50,7 @@ def test_a_run_uses_its_own_settings_or_its_paths_chosen_ones():
 
 
 def test_tuned_equal_to_default_is_known():
-    assert profiles.same_as_default("torch", "cpu") == (
-        profiles.check("keras", "torch", profiles.KERAS["tuned"]["torch"]["cpu"])
-        == profiles.check("keras", "torch", {})
-    )
+    # the measured choice: on PyTorch CPU no public-API setting beat Keras's defaults
+    assert profiles.same_as_default("torch", "cpu")
     assert not profiles.same_as_default("jax", "cpu")
+    assert not profiles.same_as_default("torch", "gpu")  # jit_compile=True

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from cnnbench.experiment import FULL_LENGTH, LEARNING_RATE, REFERENCE_2017
+from cnnbench.experiment import FULL_LENGTH, LEARNING_RATE, REFERENCE_2017, VAL_ACCURACY_2017
 from cnnbench.files import write_atomic
 from cnnbench.report.frame import ROW_KEYS, by, overhead
 from cnnbench.report.grid import MISSING, length_title, pivot
@@ -107,7 +107,8 @@ def verdict_markdown(data: pd.DataFrame) -> str:
     cells = sweep.groupby([*ROW_KEYS, "filters"])["val_accuracy"].median()
     lines.append(
         f"- Accuracy: every run ended at validation accuracy {sweep['val_accuracy'].min():.3f} "
-        f"or better; cell medians {cells.min():.3f}–{cells.max():.3f} (2017: 0.987–0.990)."
+        f"or better; cell medians {cells.min():.3f}–{cells.max():.3f} "
+        f"(2017: {VAL_ACCURACY_2017[0]:.3f}–{VAL_ACCURACY_2017[1]:.3f})."
     )
     return "\n".join(lines)
 
