@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from cnnbench.report import cli
-from cnnbench.report.frame import TARGETS, frame
+from cnnbench.report.frame import TARGETS, frame, one_run_per_round
+from cnnbench.report.grid import row_labels
 from cnnbench.report.read import ReportError, load
 from cnnbench.report.tables import tables
 
@@ -144,10 +145,36 @@ def test_two_precisions_are_two_rows(tmp_path):
     assert _rows(text, "jax · cpu · keras default · bf16")
 
 
+def test_precision_is_named_where_a_device_holds_more_than_fp32():
+    keys = [
+        ("gpu", "H100", "jax", "native", "fp32"),
+        ("gpu", "H100", "jax", "native", "tf32"),
+        ("cpu", "Xeon ×2", "jax", "native", "fp32"),
+    ]
+    labels = row_labels(keys)
+    assert labels[keys[0]] == "jax · H100 · native · fp32"
+    assert labels[keys[1]] == "jax · H100 · native · tf32"
+    assert labels[keys[2]] == "jax · cpu · native"  # fp32 alone: the default, unsaid
+
+
 def test_a_run_in_both_json_and_jsonl_counts_once():
     both = load([str(TORCH), str(TORCH_LINES)])
     lines = [line for line in TORCH_LINES.read_text().splitlines() if '"warmup"' not in line]
     assert len(both.runs) == len(load([str(TORCH)]).runs) == len(lines)
+
+
+def test_a_round_measured_twice_counts_once_and_the_later_run_stands(tmp_path):
+    lines = TORCH_LINES.read_text().splitlines()
+    last = max(i for i, line in enumerate(lines) if '"warmup"' not in line)
+    record = json.loads(lines[last])
+    record["result"]["runtime_s"] = 123.456  # the same seed of the same cell, timed again
+    rerun = tmp_path / "rerun.jsonl"
+    rerun.write_text("\n".join([*lines, json.dumps(record)]) + "\n")
+    before, _ = one_run_per_round(frame(load([str(TORCH_LINES)]).runs))
+    after, notes = one_run_per_round(frame(load([str(rerun)]).runs))
+    assert len(after) == len(before)
+    assert 123.456 in set(after["runtime_s"])
+    assert len(notes) == 1 and notes[0].endswith(f"superseded {rerun} line {last + 1}")
 
 
 def test_a_torn_last_line_is_skipped_with_a_note(tmp_path):

@@ -23,7 +23,7 @@ from cnnbench.errors import EXIT_USAGE, OneLineParser, UsageError
 from cnnbench.files import write_atomic
 from cnnbench.report import figures
 from cnnbench.report.compare import compare
-from cnnbench.report.frame import TARGETS, frame
+from cnnbench.report.frame import TARGETS, frame, one_run_per_round
 from cnnbench.report.headline import headline_markdown, update_block, verdict_markdown
 from cnnbench.report.read import ReportError, load
 from cnnbench.report.render import results_csv, summary_markdown, to_rich
@@ -98,9 +98,12 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
             console.print(f"wrote {args.tuning}", highlight=False, markup=False)
             return 0
         loaded = load(args.files)
-        base = load(args.compare) if args.compare else None
-        data = frame(loaded.runs, targets)
-        for note in loaded.notes:
+        data, notes = one_run_per_round(frame(loaded.runs, targets))
+        if args.compare:
+            base, base_notes = one_run_per_round(frame(load(args.compare).runs, targets))
+            notes += [f"--compare: {note}" for note in base_notes]
+        notes = loaded.notes + notes
+        for note in notes:
             console.print(f"note: {note}", highlight=False, markup=False)
         models = tables(data, targets)
         wanted = set(args.table or ["runtime"])
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         written = figures.draw_all(data, out)
         write_atomic(out / "results.csv", results_csv(data))
-        write_atomic(out / "summary.md", summary_markdown(models, written, data))
+        write_atomic(out / "summary.md", summary_markdown(models, written, data, notes))
         written += [out / "results.csv", out / "summary.md"]
         if args.readme:
             readme = Path(args.readme)
@@ -122,8 +125,8 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
             update_block(readme, verdict_markdown(data), "verdict", optional=True)
             written.append(readme)
         console.print("wrote " + ", ".join(str(p) for p in written), highlight=False, markup=False)
-        if base is not None:
-            return compare(data, frame(base.runs, targets), args.fail_above, console)
+        if args.compare:
+            return compare(data, base, args.fail_above, console)
         return 0
     except (UsageError, ReportError) as err:
         print(f"cnnbench.report: error: {err}", file=sys.stderr)

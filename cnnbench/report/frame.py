@@ -22,6 +22,7 @@ from cnnbench.report.read import Run
 TARGETS = (0.98, 0.99)  # 0.98: what every passing full-length run reaches (the gate)
 ROW_KEYS = ("kind", "machine", "backend", "path", "precision")  # one table row
 LENGTH_KEYS = ("epochs", "train_samples", "batch_size")
+ROUND_KEYS = (*ROW_KEYS, *LENGTH_KEYS, "learning_rate", "filters", "seed")  # one round
 PATHS = ("keras default", "keras tuned", "native")  # display order
 
 
@@ -123,6 +124,30 @@ def frame(runs: Sequence[Run], targets: Sequence[float] = TARGETS) -> pd.DataFra
     lengths = table[list(LENGTH_KEYS)].itertuples(index=False)
     table["full_length"] = [tuple(length) == tuple(FULL_LENGTH) for length in lengths]
     return table
+
+
+def one_run_per_round(data: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Each round of a cell once: a seed measured twice in one cell (a rerun, or a resumed
+    sweep that did not take older runs for its own because their settings differ) is one
+    round, and the later record stands (inputs in order, a file's lines in order). The
+    note names the superseded runs, so a cell's count is always rounds, never runs."""
+    repeated = data["seed"].notna() & data.duplicated(list(ROUND_KEYS), keep="last")
+    if not repeated.any():
+        return data, []
+    lines: dict[str, list[str]] = {}
+    for source in data.loc[repeated, "source"]:
+        path, _, line = source.rpartition(":")
+        path, line = (path, line) if line.isdigit() else (source, "")
+        lines.setdefault(path, []).append(line)
+    where = "; ".join(
+        f"{path} line{'s' * (len(numbers) > 1)} {', '.join(numbers)}" if all(numbers) else path
+        for path, numbers in lines.items()
+    )
+    note = (
+        f"{int(repeated.sum())} run(s) repeat a round (same cell and seed) measured again "
+        f"later, which stands: superseded {where}"
+    )
+    return data[~repeated].reset_index(drop=True), [note]
 
 
 def by(data: pd.DataFrame, keys) -> list[tuple[tuple, pd.DataFrame]]:

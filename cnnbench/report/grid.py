@@ -67,16 +67,19 @@ def _row_order(key: tuple) -> tuple:
 
 
 def row_labels(keys: Sequence[tuple]) -> dict[tuple, str]:
-    """`backend · device · path`, with the precision (and CPU model) when they vary."""
-    precisions = {key[4] for key in keys}
+    """`backend · device · path`, with the CPU model when CPUs vary, and the precision
+    when that device's rows hold more than one (the default, fp32, goes unsaid)."""
+    precisions: dict[tuple, set] = {}
+    for kind, machine, *_, precision in keys:
+        precisions.setdefault((kind, machine), set()).add(precision)
     cpus = {key[1] for key in keys if key[0] == "cpu"}
     labels = {}
     for kind, machine, backend, path, precision in keys:
         device = machine if kind == "gpu" or len(cpus) > 1 else "cpu"
         label = f"{backend} · {device} · {path}"
-        labels[(kind, machine, backend, path, precision)] = (
-            label + f" · {precision}" if len(precisions) > 1 else label
-        )
+        if precisions[(kind, machine)] != {"fp32"}:
+            label += f" · {precision}"
+        labels[(kind, machine, backend, path, precision)] = label
     return labels
 
 

@@ -86,7 +86,10 @@ def provenance(data: pd.DataFrame) -> list[str]:
 
 
 def summary_markdown(
-    tables: Sequence[TableModel], figures: Sequence[Path], data: pd.DataFrame
+    tables: Sequence[TableModel],
+    figures: Sequence[Path],
+    data: pd.DataFrame,
+    notes: Sequence[str] = (),
 ) -> str:
     parts = [
         "# cnnbench results",
@@ -101,4 +104,6 @@ def summary_markdown(
     if figures:
         parts += ["## Figures", ""] + [f"![{f.stem}]({f.name})" for f in figures] + [""]
     parts += ["## Provenance", "", *provenance(data), ""]
+    if notes:  # what reading the inputs skipped or superseded
+        parts += ["Read with these notes:", "", *(f"- {note}" for note in notes), ""]
     return "\n".join(parts)
