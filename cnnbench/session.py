@@ -1,9 +1,10 @@
 """A benchmark session: the state every benchmark of one pytest session shares.
 
-MNIST loaded once; before the first timed run, each path's warm-up, the matmul peak and
-an estimate of the time the plan will take; then each run built (untimed), timed by
-pytest-benchmark's pedantic (`fit` alone), checked and recorded (untimed). The sweep's
-rules are `cnnbench.sweep`; `benchmarks/conftest.py` hands this the pytest pieces.
+MNIST loaded once; before the first timed run, each path's warm-up at each width, the
+matmul peak and an estimate of the time the plan will take; then each run built
+(untimed), timed by pytest-benchmark's pedantic (`fit` alone), checked and recorded
+(untimed). The sweep's rules are `cnnbench.sweep`; `benchmarks/conftest.py` hands this
+the pytest pieces.
 """
 
 from __future__ import annotations
@@ -36,21 +37,24 @@ class Session:
         return self._data
 
     def _ready(self, filters: int) -> None:
-        """Warm every path up, then measure the peak, once, before the first timed run."""
+        """Warm every path up at every width, then measure the peak, once, before the first
+        timed run."""
         from cnnbench.peak import matmul_peak_gflops
         from cnnbench.train import run
 
         sweep = self.sweep
         if sweep.warmed_up:
             return
-        warmups = {}
-        widest = max([filters, *(c.filters for _, c in self._configs())])
-        for config in sweep.warmup_configs(widest):
+        warmups = {}  # each path's widest warm-up: the rate of the estimate
+        widths = {filters, *(c.filters for _, c in self._configs())}
+        for config in sweep.warmup_configs(widths):
             result = run(config, self.data)
             sweep.record("warmup", 0, result, warmup=True)
             path = variant_id(config.impl, config.recorded_profile)
-            warmups[path] = result.to_dict()
-            sweep.write(f"cnnbench: warm-up {path}: {result.runtime_s:.1f} s (untimed)")
+            warmups.setdefault(path, result.to_dict())
+            sweep.write(
+                f"cnnbench: warm-up {path} {config.filters}f: {result.runtime_s:.1f} s (untimed)"
+            )
         size = 2048 if sweep.kind == "cpu" else 8192
         sweep.peak_gflops = matmul_peak_gflops(size, precision=sweep.precision)
         sweep.write(f"cnnbench: {sweep.precision} matmul peak {sweep.peak_gflops:.1f} GFLOP/s")

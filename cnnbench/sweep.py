@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,12 +162,14 @@ class Sweep:
             return f"keras tuned is keras default on {self.backend} {self.kind} (docs/tuning.md)"
         return None
 
-    def warmup_configs(self, filters: int) -> list[RunConfig]:
-        """One short, untimed run per path (two epochs: the second gives a steady rate for
-        the estimate), at the sweep's widest width, which dominates its time."""
+    def warmup_configs(self, widths: Iterable[int]) -> list[RunConfig]:
+        """Short, untimed runs (two epochs: the second gives a steady rate for the
+        estimate), one per path at each width: the process's one-time costs, autotuning
+        each width's kernels included, then land in no timed run."""
         samples = min(WARMUP_SAMPLES, self.train_subset or WARMUP_SAMPLES)
         return [
             dataclasses.replace(self.config(v, filters, 0.1, 0), epochs=2, train_subset=samples)
+            for filters in sorted(set(widths), reverse=True)
             for v in self.variants
             if not self.redundant(v)
         ]

@@ -126,8 +126,9 @@ def test_short_sweep_writes_json_and_resumes_round_by_round(backend, tmp_path):
         assert run["peak_gflops"] > 0 and run["peak_host_mb"] > 0
 
     # Two more rounds, resumed: round 0 is on file and never redone.
-    lines = jsonl.read_text().splitlines()
-    assert len(lines) == 5  # one warm-up, four runs
+    warmups = [r["result"]["filters"] for r in results.read(jsonl) if r.get("warmup")]
+    assert warmups == [16, 8, 4]  # one per path and width (16: the learning-rate runs')
+    assert len(jsonl.read_text().splitlines()) == 7  # and four runs
     again = _bench(backend, tmp_path, *sweep, "--rounds", "2", "--resume", "-rs")
     assert again.returncode == 0, again.stdout[-3000:]
     assert "4 passed, 4 skipped" in again.stdout and "--resume: on file" in again.stdout

@@ -139,15 +139,14 @@ def test_problems_name_what_is_wrong(tmp_path, overrides, problem):
     assert any(problem in p for p in found), found
 
 
-def test_warmups_are_short_and_one_per_path(tmp_path):
+def test_warmups_are_short_and_one_per_path_and_width_widest_first(tmp_path):
     sweep = _sweep(tmp_path)
-    configs = sweep.warmup_configs(16)
-    assert [(c.impl, c.profile) for c in configs] == [
-        ("keras", "default"),
-        ("keras", "tuned"),
-        ("native", "default"),
+    configs = sweep.warmup_configs([16, 64, 16])
+    paths = [("keras", "default"), ("keras", "tuned"), ("native", "default")]
+    assert [(c.filters, c.impl, c.profile) for c in configs] == [
+        (filters, *path) for filters in (64, 16) for path in paths
     ]
-    assert all(c.epochs == 2 and c.train_subset == 1000 and c.filters == 16 for c in configs)
+    assert all(c.epochs == 2 and c.train_subset == 1000 for c in configs)
 
 
 def test_estimate_scales_runs_on_file_and_falls_back_to_the_warmup_rate(tmp_path):
@@ -195,6 +194,6 @@ def test_tuned_that_is_the_default_is_not_timed_twice(tmp_path, monkeypatch):
     assert (
         sweep.redundant(("keras", "default")) is None and sweep.redundant(("native", None)) is None
     )
-    assert ("keras", "tuned") not in [(c.impl, c.profile) for c in sweep.warmup_configs(8)]
+    assert ("keras", "tuned") not in [(c.impl, c.profile) for c in sweep.warmup_configs([8])]
     chosen = _sweep(tmp_path, choices={"keras-tuned": {"steps_per_execution": "epoch"}})
     assert chosen.redundant(("keras", "tuned")) is None  # a session's own choice runs
