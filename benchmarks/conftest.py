@@ -186,7 +186,8 @@ def pytest_configure(config):
     )
     _writable(results_path, "--results")
     machine = machine_info(backend, device_name)
-    machine["commit"] = commit(config.rootpath) or os.environ.get("CNNBENCH_COMMIT")
+    # CNNBENCH_COMMIT, when set, names the commit of a copied tree whose .git may be stale
+    machine["commit"] = os.environ.get("CNNBENCH_COMMIT") or commit(config.rootpath)
     config.stash[SWEEP] = Sweep(
         backend=backend,
         device=device,

@@ -19,7 +19,7 @@ LOG=$OUT/gpu-$PLAN.log
 mkdir -p "$STATE"
 left() { echo $((BUDGET - ($(date +%s) - START))); }
 
-export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 COLUMNS=140 CNNBENCH_COMMIT=${COMMIT:-unknown}
+export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 COLUMNS=140 CNNBENCH_COMMIT=${COMMIT:-}
 if ! python3 -c "import keras" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl || exit 1
@@ -28,7 +28,7 @@ export PYTHONPATH=/tmp/site:$PWD CNNBENCH_DATA=$PWD/.gpu/mnist.npz
 cp -n .gpu/state/* "$STATE"/ 2>/dev/null # an earlier call's runs, carried to a fresh machine
 cp "$STATE"/*.jsonl "$STATE"/*.json "$OUT"/ 2>/dev/null # a first call's runs, to resume
 {
-  echo "plan $PLAN, budget $BUDGET s, commit $CNNBENCH_COMMIT"
+  echo "plan $PLAN, budget $BUDGET s, commit ${CNNBENCH_COMMIT:-from git}"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
   python3 -c "import keras, jax, torch, pytest_benchmark as pb; print('keras', keras.__version__,
   'jax', jax.__version__, 'torch', torch.__version__, 'pytest-benchmark', pb.__version__)"
@@ -71,11 +71,11 @@ if [ "$PLAN" = first ]; then
     --precision fp32 --filters 8,64,256 --impl keras,native --profile tuned --rounds 3
   stage torch-fp32 9999 $TORCH $(choices torch) --benchmark-json "$OUT/torch-fp32.json" \
     --precision fp32 --filters 8,64,256 --impl native --rounds 3
-else
-  stage jax-fp32-rest 120 $JAX $(choices jax) --benchmark-json "$OUT/jax-fp32-rest.json" \
-    --precision fp32 --filters 8,64,256 --impl keras,native --profile tuned --rounds 3
-  stage tune-torch-keras 70 env KERAS_BACKEND=torch $TUNE --impl keras \
-    --write-choices "$STATE/torch-keras-choices.json"
+else # what is missing most first: Keras on PyTorch, Keras default, then rounds and widths
+  if [ ! -s "$STATE/torch-keras-choices.json" ]; then
+    stage tune-torch-keras 70 env KERAS_BACKEND=torch $TUNE --impl keras \
+      --write-choices "$STATE/torch-keras-choices.json"
+  fi
   python3 - "$STATE" <<'EOF' # merge: the keras winner beside the native one
 import json, pathlib, sys
 state = pathlib.Path(sys.argv[1])
@@ -86,12 +86,17 @@ for name in ("torch-choices.json", "torch-keras-choices.json"):
 (state / "torch-choices.json").write_text(json.dumps(merged))
 EOF
   cp "$STATE"/*-choices.json "$OUT"/ 2>/dev/null
-  stage torch-keras-tuned 110 $TORCH $(choices torch) --benchmark-json "$OUT/torch-keras.json" \
+  # jit_compile=True compiles for about 34 s, in the warm-up and again in the timed run
+  stage torch-keras-tuned 240 $TORCH $(choices torch) --benchmark-json "$OUT/torch-keras.json" \
     --precision fp32 --filters 16 --impl keras --profile tuned --rounds 1
+  stage jax-default 150 $JAX --benchmark-json "$OUT/jax-default.json" \
+    --precision fp32 --filters 8,64,256 --impl keras --profile default --rounds 1
+  stage jax-fp32-rest 120 $JAX $(choices jax) --benchmark-json "$OUT/jax-fp32-rest.json" \
+    --precision fp32 --filters 8,64,256 --impl keras,native --profile tuned --rounds 3
   stage jax-tf32 80 $JAX $(choices jax) --benchmark-json "$OUT/jax-tf32.json" \
     --precision tf32 --filters 8,256 --impl native --rounds 3
-  stage jax-default 9999 $JAX --benchmark-json "$OUT/jax-default.json" \
-    --precision fp32 --filters 8,64,256 --impl keras --profile default --rounds 1
+  stage jax-widths 9999 $JAX $(choices jax) --benchmark-json "$OUT/jax-widths.json" \
+    --precision fp32 --filters 16,32,128 --impl keras,native --profile tuned --rounds 1
 fi
 
 python3 - "$OUT" <<'EOF' 2>&1 | tee -a "$LOG"
