@@ -98,11 +98,11 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
             console.print(f"wrote {args.tuning}", highlight=False, markup=False)
             return 0
         loaded = load(args.files)
-        data, notes = one_run_per_round(frame(loaded.runs, targets))
+        data, superseded = one_run_per_round(frame(loaded.runs, targets))
+        notes = loaded.notes + superseded
         if args.compare:
-            base, base_notes = one_run_per_round(frame(load(args.compare).runs, targets))
-            notes += [f"--compare: {note}" for note in base_notes]
-        notes = loaded.notes + notes
+            base, superseded = one_run_per_round(frame(load(args.compare).runs, targets))
+            notes += [f"--compare: {note}" for note in superseded]
         for note in notes:
             console.print(f"note: {note}", highlight=False, markup=False)
         models = tables(data, targets)
