@@ -250,6 +250,7 @@ def _cmd_tune(args, argv: list[str]) -> int:
     from cnnbench import results, tune
     from cnnbench.backend import kind_of, machine_info
     from cnnbench.data import load
+    from cnnbench.trials import winners
 
     where = _where(args)
     kind = kind_of(where)
@@ -267,7 +268,7 @@ def _cmd_tune(args, argv: list[str]) -> int:
     from rich.console import Console
 
     Console().print(tune.table(trials, where))
-    chosen = tune.winners(trials)
+    chosen = winners(trials)
     if args.write_choices:
         write_json(chosen, Path(args.write_choices))
         print(f"choices written to {args.write_choices}")

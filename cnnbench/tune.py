@@ -15,49 +15,15 @@ belong in docs/tuning.md with the choice in `cnnbench.profiles`.
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from rich.markup import escape
 from rich.table import Table
 
-from cnnbench import checks, experiment, profiles
-from cnnbench.records import RunConfig, variant_id
-
-
-@dataclass
-class Trial:
-    """One candidate of one path, over its rounds."""
-
-    impl: str
-    asked: dict  # the candidate as written in cnnbench.profiles.CANDIDATES
-    settings: dict  # completed with the plain values
-    results: list[dict] = field(default_factory=list)
-    failure: str | None = None
-
-    @property
-    def path(self) -> str:
-        return variant_id(self.impl, "tuned" if self.impl == "keras" else None)
-
-    def median(self, key: str) -> float | None:
-        values = [r[key] for r in self.results if r.get(key) is not None]
-        return statistics.median(values) if values else None
-
-    @property
-    def predicted_s(self) -> float | None:
-        """Full-length runtime: compilation plus full-length steady epochs."""
-        first, steady = self.median("first_epoch_s"), self.median("steady_epoch_s")
-        if self.failure or first is None or steady is None:
-            return None
-        samples = self.results[0]["train_samples"]
-        full_epoch = steady * experiment.TRAIN_SIZE / samples
-        return max(first - steady, 0.0) + experiment.EPOCHS * full_epoch
-
-
-def describe(settings: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in settings.items()) or "(defaults)"
+from cnnbench import checks, profiles
+from cnnbench.records import RunConfig
+from cnnbench.trials import Trial, describe, winners
 
 
 def tune(
@@ -111,17 +77,6 @@ def tune(
                 + (f"  FAILED {trial.failure}" if trial.failure else "")
             )
     return trials
-
-
-def winners(trials: list[Trial]) -> dict[str, dict]:
-    """{path id: settings} of the fastest predicted full run per path."""
-    best: dict[str, Trial] = {}
-    for trial in trials:
-        if trial.predicted_s is None:
-            continue
-        if trial.path not in best or trial.predicted_s < best[trial.path].predicted_s:
-            best[trial.path] = trial
-    return {path: trial.settings for path, trial in best.items()}
 
 
 def table(trials: list[Trial], where: str) -> Table:

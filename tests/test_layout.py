@@ -1,7 +1,9 @@
 """The package's shape: imports run one way (no circle, even through a function-level
-import), the library never imports a command line, and modules stay small."""
+import or `importlib.import_module`), the library never imports a command line, and
+modules stay small."""
 
 import ast
+import re
 from pathlib import Path
 
 import cnnbench
@@ -23,6 +25,28 @@ def _modules() -> dict[str, Path]:
     return found
 
 
+def _dynamic(node: ast.AST, modules) -> list[str]:
+    """The modules an `importlib.import_module(...)` call may load: its argument as a
+    pattern, each f-string placeholder standing for any name."""
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute | ast.Name)
+        and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+        and node.args
+    ):
+        return []
+    arg = node.args[0]
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return [arg.value]
+    if isinstance(arg, ast.JoinedStr):
+        pattern = "".join(
+            re.escape(part.value) if isinstance(part, ast.Constant) else r"\w+"
+            for part in arg.values
+        )
+        return [m for m in modules if re.fullmatch(pattern, m)]
+    return []  # a name in a variable (a framework's, for its version): not ours to follow
+
+
 def _imports() -> dict[str, set[str]]:
     modules = _modules()
     graph = {name: set() for name in modules}
@@ -33,7 +57,7 @@ def _imports() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
             else:
-                continue
+                targets = _dynamic(node, modules)
             graph[name] |= {t for t in targets if t in modules and t != name}
     return graph
 
@@ -54,6 +78,13 @@ def test_no_import_circle():
 
     for name in sorted(graph):
         visit(name)
+
+
+def test_an_importlib_edge_is_an_edge():
+    graph = _imports()
+    assert {f"cnnbench.native.{b}_impl" for b in ("jax", "torch", "tensorflow")} <= graph[
+        "cnnbench.native"
+    ]
 
 
 def test_the_library_never_imports_a_command_line():

@@ -1,6 +1,6 @@
 """Choosing by measurement: the prediction a short run makes, and the winner per path."""
 
-from cnnbench.tune import Trial, winners
+from cnnbench.trials import Trial, winners
 
 
 def _trial(impl, settings, first, steady, samples=11000, failure=None):

@@ -12,14 +12,12 @@ the framework path.
 from __future__ import annotations
 
 import importlib
-import math
 import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
-from cnnbench.analytic import DENSE_UNITS, IMAGE_SHAPE, KERNEL, NUM_CLASSES, POOLED_SIDE
 from cnnbench.records import HISTORY_KEYS
 
 
@@ -36,30 +34,6 @@ class Trainer(Protocol):
 
     def eval_batch(self, split: str, start: int, stop: int) -> tuple[Any, Any]:
         """(summed loss, correct count) of images start:stop of a split, on the device."""
-
-
-def glorot_shapes(filters: int) -> list[tuple[tuple[int, ...], int, int]]:
-    """(kernel shape, fan_in, fan_out) per layer, in Keras's layouts (HWIO, in x out)."""
-    flat = POOLED_SIDE * POOLED_SIDE * filters
-    k2 = KERNEL * KERNEL
-    channels = IMAGE_SHAPE[-1]
-    return [
-        ((KERNEL, KERNEL, channels, filters), k2 * channels, k2 * filters),
-        ((KERNEL, KERNEL, filters, filters), k2 * filters, k2 * filters),
-        ((flat, DENSE_UNITS), flat, DENSE_UNITS),
-        ((DENSE_UNITS, NUM_CLASSES), DENSE_UNITS, NUM_CLASSES),
-    ]
-
-
-def initial_weights(filters: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(kernel, bias) per layer as float32 numpy arrays: Glorot-uniform and zeros."""
-    rng = np.random.default_rng(seed)
-    weights = []
-    for shape, fan_in, fan_out in glorot_shapes(filters):
-        limit = math.sqrt(6.0 / (fan_in + fan_out))
-        kernel = rng.uniform(-limit, limit, size=shape).astype(np.float32)
-        weights.append((kernel, np.zeros(shape[-1], dtype=np.float32)))
-    return weights
 
 
 def epoch_orders(n: int, epochs: int, seed: int) -> list[np.ndarray]:

@@ -25,7 +25,7 @@ import numpy as np
 from jax import lax
 
 from cnnbench import backend as backends
-from cnnbench.native import initial_weights
+from cnnbench.native.weights import initial_weights
 
 DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnbench import backend as backends
-from cnnbench.native import initial_weights
+from cnnbench.native.weights import initial_weights
 
 
 def _forward(weights, x, dtype):

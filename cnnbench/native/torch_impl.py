@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from cnnbench import backend as backends
 from cnnbench.analytic import DENSE_UNITS, KERNEL, NUM_CLASSES, POOLED_SIDE
-from cnnbench.native import initial_weights
+from cnnbench.native.weights import initial_weights
 
 WARMUP_STEPS = 3  # before a capture: cuDNN/cuBLAS choose their kernels, the allocator settles
 

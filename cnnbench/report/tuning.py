@@ -2,7 +2,7 @@
 
 One table per device, backend, width and precision: each candidate's first epoch (with
 its compilation), its steady epoch, and the full-length runtime the short run predicts
-(`cnnbench.tune.Trial.predicted_s`); the chosen one per path is marked.
+(`cnnbench.trials.Trial.predicted_s`); the chosen one per path is marked.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from cnnbench import profiles
 from cnnbench.report.frame import precision_of
 from cnnbench.report.grid import MISSING
 from cnnbench.report.read import Run
-from cnnbench.tune import Trial, describe, winners
+from cnnbench.trials import Trial, describe, winners
 
 
 def _asked(result: dict) -> dict:
