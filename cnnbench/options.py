@@ -18,6 +18,7 @@ from cnnbench.records import RunConfig
 # A field's flag when it is not the field's own name.
 FLAGS = {"learning_rate": ("--lr",)}
 LIST_FLAGS = {"learning_rate": "--lrs"}
+MAX_VALUES = 64  # values in one list option: a sweep, not a search space
 
 
 class OptionError(ValueError):
@@ -42,6 +43,11 @@ def parse_list(text: str, kind: type, choices: tuple, flag: str) -> list:
         raise OptionError(f"{flag} {text!r}: expected comma-separated numbers") from None
     if not values:
         raise OptionError(f"{flag} {text!r}: no value")
+    if len(values) > MAX_VALUES:
+        raise OptionError(f"{flag}: {len(values)} values, at most {MAX_VALUES}")
+    twice = sorted({f"{v:g}" if kind is float else str(v) for v in values if values.count(v) > 1})
+    if twice:
+        raise OptionError(f"{flag} {text!r}: {', '.join(twice)} given twice")
     if choices:
         unknown = [v for v in values if v not in choices]
         if unknown:
@@ -52,13 +58,14 @@ def parse_list(text: str, kind: type, choices: tuple, flag: str) -> list:
 
 
 def config_options(
-    names: Iterable[str], lists: dict[str, str] | None = None
+    names: Iterable[str], lists: dict[str, str] | None = None, unset: bool = False
 ) -> list[tuple[tuple[str, ...], dict]]:
     """(flags, add_argument keywords) for the named RunConfig fields.
 
     `lists` maps a field to the default text of its comma-separated list option; its
     value stays text here and is read with `parse_list` (each front end reports the
-    error its own way).
+    error its own way). With `unset`, an option not given is None and its help names
+    the default: a front end with presets (`--quick`) tells an explicit value from none.
     """
     lists = lists or {}
     kinds = _types()
@@ -71,9 +78,8 @@ def config_options(
         if name in lists:
             flag = LIST_FLAGS.get(name, "--" + name.replace("_", "-"))
             what = ",".join(choices) if choices else "comma-separated"
-            options.append(
-                ((flag,), {"default": lists[name], "help": f"{help_text}: {what} (%(default)s)"})
-            )
+            spec = {"default": lists[name], "help": f"{help_text}: {what} (%(default)s)"}
+            options.append(((flag,), _unset(spec) if unset else spec))
             continue
         flags = FLAGS.get(name, ("--" + name.replace("_", "-"),))
         kwargs: dict = {"default": field.default, "dest": name}
@@ -84,14 +90,30 @@ def config_options(
             kwargs["metavar"] = "N" if kind is int else "X"
         default = "all" if field.default is None else "%(default)s"
         kwargs["help"] = f"{help_text} (default: {default})"
-        options.append((flags, kwargs))
+        options.append((flags, _unset(kwargs) if unset else kwargs))
     return options
 
 
+def _unset(spec: dict) -> dict:
+    """`spec` with no default (None), its help text naming the default it had."""
+    shown = spec["default"]
+    return {**spec, "default": None, "help": spec["help"].replace("%(default)s", str(shown))}
+
+
+def dest(flags: tuple[str, ...], spec: dict) -> str:
+    """The attribute an option's value lands in (argparse's and pytest's rule)."""
+    return spec.get("dest") or flags[0].removeprefix("--").replace("-", "_")
+
+
+def defaults(names: Iterable[str], lists: dict[str, str] | None = None) -> dict:
+    """{dest: default} of the options `config_options` builds for these fields."""
+    return {dest(flags, spec): spec["default"] for flags, spec in config_options(names, lists)}
+
+
 def add_config_options(
-    add: Callable, names: Iterable[str], lists: dict[str, str] | None = None
+    add: Callable, names: Iterable[str], lists: dict[str, str] | None = None, unset=False
 ) -> None:
-    for flags, kwargs in config_options(names, lists):
+    for flags, kwargs in config_options(names, lists, unset):
         add(*flags, **kwargs)
 
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import time
 
-import keras
 import numpy as np
 
 from cnnbench import precision as precisions
 
+SIZES = {"cpu": 2048, "gpu": 8192}  # N per kind of device: big enough to reach its peak
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 10, precision: str = "fp32") -> float:
+
+def matmul_peak_gflops(size: int, repeats: int = 10, precision: str = "fp32") -> float:
     """Best GFLOP/s over `repeats` timed matmuls of two size x size matrices."""
+    import keras
+
     precisions.apply(precision, keras.backend.backend())
     dtype = "bfloat16" if precision == "bf16" else "float32"
     rng = np.random.default_rng(0)

@@ -111,17 +111,23 @@ class Measured:
     settings: dict
 
 
+def _key(**kwargs):
+    """A field that says what was measured: two runs measured the same thing (and
+    `--resume` takes one for the other) only when all such fields agree."""
+    return field(metadata={"key": True}, **kwargs)
+
+
 @dataclass(frozen=True)
 class RunResult:
-    backend: str
-    device: str  # 'cpu' or the GPU's name, read from where the weights live
-    filters: int
+    backend: str = _key()
+    device: str = _key()  # 'cpu' or the GPU's name, read from where the weights live
+    filters: int = _key()
     params: int
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    seed: int
-    train_samples: int
+    epochs: int = _key()
+    batch_size: int = _key()
+    learning_rate: float = _key()
+    seed: int = _key()
+    train_samples: int = _key()
     history: dict[str, list[float]]  # loss, accuracy, val_loss, val_accuracy, epoch_seconds
     val_accuracy: float
     val_loss: float
@@ -132,17 +138,17 @@ class RunResult:
     steady_epoch_s: float | None  # median of the later epochs; None for one epoch
     samples_per_s: float | None  # train_samples / steady_epoch_s
     flops_per_sample: int
-    versions: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = _key(default_factory=dict)
     data_source: str = ""
-    impl: str = "keras"
-    profile: str | None = "default"  # None for native
+    impl: str = _key(default="keras")
+    profile: str | None = _key(default="default")  # None for native
     settings: dict = field(default_factory=dict)  # what the path ran with
     achieved_gflops: float | None = None  # flops_per_sample * samples_per_s, steady state
     peak_gflops: float | None = None  # the matmul peak measured at the run's precision
     peak_fraction: float | None = None  # achieved_gflops / peak_gflops
     peak_host_mb: float | None = None  # peak resident memory during the run
     peak_gpu_mb: float | None = None  # peak GPU allocator memory during the run, on GPU
-    precision: str = "fp32"  # fp32, tf32 or bf16, as computed (tf32 on a CPU is fp32)
+    precision: str = _key(default="fp32")  # fp32, tf32 or bf16, as computed (CPU: no tf32)
     math: str = ""  # the backend's float32 math flags, read back during the run
     setup_s: float | None = None  # building, compiling setup and data placement, untimed
 
@@ -153,3 +159,19 @@ class RunResult:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+KEY_FIELDS = tuple(f.name for f in dataclasses.fields(RunResult) if f.metadata.get("key"))
+
+
+def asked(config: RunConfig, backend: str, device: str, versions: Mapping) -> dict:
+    """What a finished run of `config` records in its KEY_FIELDS, known before it runs
+    (`device`: the name it runs on; `config.precision`: as computed there)."""
+    known = {
+        "backend": backend,
+        "device": device,
+        "versions": dict(versions),
+        "profile": config.recorded_profile,
+        "train_samples": config.train_samples,
+    }
+    return {name: known[name] if name in known else getattr(config, name) for name in KEY_FIELDS}

@@ -20,20 +20,22 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-SETTINGS = (
-    "impl",
-    "profile",
-    "backend",
-    "device",
-    "filters",
-    "learning_rate",
-    "epochs",
-    "batch_size",
-    "train_samples",
-    "seed",
-    "precision",
-    "versions",
-)
+from cnnbench.errors import PathError
+from cnnbench.files import regular_file
+from cnnbench.records import KEY_FIELDS
+
+# Every line starts so (`append` writes the benchmark first): a last line without its
+# newline is cut only when it is the start of such a line, never a stranger's text.
+PREFIX = b'{"benchmark": '
+
+
+FOLDER = Path("cnnbench-results")  # a user's runs, beside the report's ./cnnbench-report/
+
+
+def default_path(backend: str, kind: str) -> Path:
+    """Where a sweep appends its runs unless told: `<backend>-<kind>.jsonl`, the name tox
+    gives its environments, in the user's own folder (never the published reports/)."""
+    return FOLDER / f"{backend}-{kind}.jsonl"
 
 
 class ResultsError(Exception):
@@ -41,25 +43,29 @@ class ResultsError(Exception):
 
 
 def settings_key(result: dict) -> str:
-    """A canonical string of what makes two runs comparable."""
-    return json.dumps({key: result.get(key) for key in SETTINGS}, sort_keys=True)
+    """A canonical string of what makes two runs comparable (`records.KEY_FIELDS`)."""
+    return json.dumps({key: result.get(key) for key in KEY_FIELDS}, sort_keys=True)
 
 
 def append(path: Path, record: dict) -> None:
     """Append one record as a line and push it to disk before returning.
 
     Under an exclusive lock: a torn last line (a writer killed mid-write) is cut off
-    first, so the new line never glues onto it, and no other writer is cut.
+    first, so the new line never glues onto it, and no other writer is cut. A last line
+    that is not the start of a results line is never cut: ResultsError.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record) + "\n").encode("utf-8")
+    line = (json.dumps({"benchmark": record["benchmark"], **record}) + "\n").encode("utf-8")
     with open(path, "a+b") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             f.seek(0)
             data = f.read()
             if data and not data.endswith(b"\n"):
-                f.truncate(data.rfind(b"\n") + 1)
+                tail = data.rfind(b"\n") + 1
+                if not data[tail:].startswith(PREFIX[: len(data) - tail]):
+                    raise ResultsError(f"{path}: its last line is not a results line; not cut")
+                f.truncate(tail)
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
@@ -82,7 +88,10 @@ def read_contents(path: Path, *, allow_torn_tail: bool = False) -> Contents:
     error like any line that does not parse.
     """
     try:
+        regular_file(path, "results file")
         text = Path(path).read_text(encoding="utf-8")
+    except PathError as err:
+        raise ResultsError(str(err)) from None
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -95,18 +104,28 @@ def read_contents(path: Path, *, allow_torn_tail: bool = False) -> Contents:
         last = number == len(lines)  # the text did not end with a newline
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as err:
-            if last and allow_torn_tail:
+        except ValueError as err:  # a JSON error, or an integer of more than 4300 digits
+            if last and allow_torn_tail and line.startswith(PREFIX.decode()[: len(line)]):
                 torn = True
                 break
-            raise ResultsError(
-                f"{path}:{number}: results line does not parse ({err.msg})"
-            ) from None
+            what = err.msg if isinstance(err, json.JSONDecodeError) else str(err).split(";")[0]
+            raise ResultsError(f"{path}:{number}: results line does not parse ({what})") from None
         if not isinstance(record, dict) or not isinstance(record.get("result"), dict):
             raise ResultsError(f"{path}:{number}: not a cnnbench results line (no 'result')")
         records.append(record)
         numbers.append(number)
     return Contents(records, numbers, torn)
+
+
+def check_file(path: Path, flag: str) -> None:
+    """PathError unless `path` is absent or a results file a session may append to and
+    resume from: checked before anything trains, so no other file is ever cut or
+    appended to, and no run is lost to a file that cannot be read back."""
+    if regular_file(path, flag) and path.stat().st_size:
+        try:
+            read_contents(path, allow_torn_tail=True)
+        except ResultsError as err:
+            raise PathError(f"{flag} {err}; not a cnnbench results file") from None
 
 
 def read(path: Path, *, allow_torn_tail: bool = False) -> list[dict]:

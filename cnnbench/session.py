@@ -20,12 +20,17 @@ class Session:
     """What each benchmark calls: time one run (`measure`), with the session's state."""
 
     def __init__(
-        self, sweep: Sweep, total: int, planned: list[tuple[str, dict]], skip: Callable
+        self,
+        sweep: Sweep,
+        total: int,
+        planned: list[tuple[str, dict]],
+        skip: Callable,
+        data=None,
     ) -> None:
         self.sweep, self.total, self.started = sweep, total, 0
         self.planned = planned  # (test name, its parameters) in the order they will run
         self.skip = skip  # pytest.skip: ends a benchmark with a reason
-        self._data = None
+        self._data = data  # MNIST, loaded and verified when the session started
 
     @property
     def data(self):
@@ -33,13 +38,12 @@ class Session:
             from cnnbench.data import load
 
             self._data = load()
-            self.sweep.write(f"cnnbench: MNIST from {self._data.source}")
         return self._data
 
     def _ready(self, filters: int) -> None:
         """Warm every path up at every width, then measure the peak, once, before the first
         timed run."""
-        from cnnbench.peak import matmul_peak_gflops
+        from cnnbench.peak import SIZES, matmul_peak_gflops
         from cnnbench.train import run
 
         sweep = self.sweep
@@ -55,8 +59,7 @@ class Session:
             sweep.write(
                 f"cnnbench: warm-up {path} {config.filters}f: {result.runtime_s:.1f} s (untimed)"
             )
-        size = 2048 if sweep.kind == "cpu" else 8192
-        sweep.peak_gflops = matmul_peak_gflops(size, precision=sweep.precision)
+        sweep.peak_gflops = matmul_peak_gflops(SIZES[sweep.kind], precision=sweep.precision)
         sweep.write(f"cnnbench: {sweep.precision} matmul peak {sweep.peak_gflops:.1f} GFLOP/s")
         sweep.warmed_up = True
         todo = [c for name, c in self._configs() if sweep.on_file(name, c) is None]

@@ -26,12 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnbench import checks, profiles, results
-from cnnbench.backend import kind_of
-from cnnbench.experiment import BATCH_SIZE
-from cnnbench.records import RunConfig, RunResult, variant_id
+from cnnbench.backend import kind_of, same_machine
+from cnnbench.experiment import BATCH_SIZE, LEARNING_RATE, WARMUP_SAMPLES
+from cnnbench.records import RunConfig, RunResult, asked, variant_id
 
 Variant = tuple[str, "str | None"]  # (impl, profile); native has no profile
-WARMUP_SAMPLES = 1000  # images in each of a path's two warm-up epochs
 
 
 def variants(impls: list[str], profile_names: list[str]) -> list[Variant]:
@@ -108,24 +107,6 @@ class Sweep:
             settings=self.choices.get(variant_id(*variant)),
         )
 
-    def expected(self, name: str, config: RunConfig) -> dict:
-        """What a finished run of `config` would record, as far as resume matches."""
-        return {
-            "benchmark": name,
-            "impl": config.impl,
-            "profile": config.recorded_profile,
-            "backend": self.backend,
-            "device": self.device_name,
-            "filters": config.filters,
-            "learning_rate": config.learning_rate,
-            "epochs": config.epochs,
-            "batch_size": config.batch_size,
-            "train_samples": config.train_samples,
-            "seed": config.seed,
-            "precision": self.precision,
-            "versions": self.machine["versions"],
-        }
-
     def records(self) -> list[dict]:
         """What the results file held when the session started."""
         if self._records is None:
@@ -133,22 +114,35 @@ class Sweep:
             self._records = results.read(self.results_path, allow_torn_tail=True) if exists else []
         return self._records
 
+    def counts(self, record: dict) -> bool:
+        """Whether a record on file is a valid run of this machine: not a warm-up or a
+        `tune` candidate, measured on this CPU model, core count and GPU, and passing
+        the checks a new run must pass."""
+        machine = record.get("machine")
+        if record.get("warmup") or record.get("candidate") or not isinstance(machine, dict):
+            return False
+        if not same_machine(machine, self.machine):
+            return False
+        try:
+            return not self.problems(record["result"])
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return False  # a record the checks cannot even read is no run
+
     def on_file(self, name: str, config: RunConfig) -> dict | None:
         """The result of this very run (same round) if the results file holds it."""
         if not self.resume:
             return None
-        expected = self.expected(name, config)
-        key, wanted = (
-            results.settings_key(expected),
-            profiles.for_run(config, self.backend, self.kind),
+        key = results.settings_key(
+            asked(config, self.backend, self.device_name, self.machine["versions"])
         )
+        wanted = profiles.for_run(config, self.backend, self.kind)
         for record in self.records():
             result = record["result"]
             if (
-                not record.get("warmup")
-                and record.get("benchmark") == name
+                record.get("benchmark") == name
                 and results.settings_key(result) == key
                 and settings_match(wanted, result.get("settings") or {})
+                and self.counts(record)
             ):
                 return result
         return None
@@ -168,7 +162,9 @@ class Sweep:
         each width's kernels included, then land in no timed run."""
         samples = min(WARMUP_SAMPLES, self.train_subset or WARMUP_SAMPLES)
         return [
-            dataclasses.replace(self.config(v, filters, 0.1, 0), epochs=2, train_subset=samples)
+            dataclasses.replace(
+                self.config(v, filters, LEARNING_RATE, 0), epochs=2, train_subset=samples
+            )
             for filters in sorted(set(widths), reverse=True)
             for v in self.variants
             if not self.redundant(v)
@@ -177,7 +173,7 @@ class Sweep:
     def problems(self, result: dict, extra: Callable[[dict], list[str]] | None = None):
         """Everything wrong with a finished run; empty when its time may count."""
         found = checks.problems(result)
-        if result["device"] != self.device_name:
+        if result.get("device") != self.device_name:
             found.append(f"ran on {result['device']!r}, labelled {self.device_name!r}")
         if result.get("precision") != self.precision:
             found.append(f"computed in {result.get('precision')}, asked for {self.precision}")

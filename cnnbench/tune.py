@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cnnbench import checks, profiles
+from cnnbench.experiment import WARMUP_SAMPLES
 from cnnbench.records import RunConfig
 from cnnbench.trials import Trial, describe, winners
 
@@ -44,7 +45,7 @@ def tune(
         for impl in impls
         for settings in profiles.CANDIDATES[(impl, backend, kind)]
     ]
-    warmup = dataclasses.replace(base, epochs=1, train_subset=1000, impl=trials[0].impl)
+    warmup = dataclasses.replace(base, epochs=1, train_subset=WARMUP_SAMPLES, impl=trials[0].impl)
     run(dataclasses.replace(warmup, settings=trials[0].settings), data)
     for round_ in range(rounds):
         for trial in trials:

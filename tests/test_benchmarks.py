@@ -170,27 +170,58 @@ def test_the_timed_region_is_the_fit_alone(backend, tmp_path):
     "args, message",
     [
         (["--filters", "8,x"], "--filters '8,x': expected comma-separated numbers"),
+        (["--filters", "8,16,8"], "--filters '8,16,8': 8 given twice"),
+        (["--lrs", "0.01,1e-2"], "--lrs '0.01,1e-2': 0.01 given twice"),
+        (["--impl", "keras,keras"], "--impl 'keras,keras': keras given twice"),
         (["--impl", "caffe"], "--impl 'caffe': choose from keras, native"),
         (["--seed", "-1"], "seed must be in 0..4294967295"),
+        (["--rounds", "1000000000"], "--rounds must be in 1..100, got 1000000000"),
         (["--precision", "fp16"], "invalid choice: 'fp16'"),
         (["--results", "."], "--results .: is a folder"),
         (["--results", "{file}/r.jsonl"], "cannot write there"),
+        (["--results", "{fifo}", "--resume"], "not a regular file"),
+        (["--results", "/dev/zero", "--resume"], "--results /dev/zero: not a regular file"),
+        (["--results", "/proc/version"], "--results /proc/version: cannot write there"),
+        (["--results", "{json}"], "not a cnnbench results file"),
+        (["--results", "{png}"], "not a cnnbench results file"),
+        (["--results", "{garbage}", "--resume"], "not a cnnbench results file"),
+        (["--results", "{same}", "--benchmark-json", "{same}"], "name one file"),
+        (["--benchmark-disable"], "pytest-benchmark is disabled"),
+        (["--benchmark-cprofile", "tottime"], "--benchmark-cprofile trains every run twice"),
         (["--benchmark-json", "{file}/out.json"], "cannot write there"),
         (["--lrs", "0.1,nan"], "every value must be a finite number > 0"),
         (["--filters", "1000000"], "--filters 1000000: 1000000 filters need at least"),
         (["--choices", "{choices}"], "--choices: native: unknown native"),
+        (["--choices", "{typo}"], "unknown path id keras-tunde; known: keras-default"),
     ],
 )
 def test_bad_options_stop_the_session_before_it_trains(backend, tmp_path, args, message):
     regular = tmp_path / "a-file"
     regular.write_text("")
-    choices = tmp_path / "choices.json"
-    choices.write_text('{"native": {"warp": 9}}')
-    args = [a.format(file=regular, choices=choices) for a in args]
+    paths = {name: tmp_path / name for name in ("choices", "typo", "fifo", "json", "png")}
+    paths["choices"].write_text('{"native": {"warp": 9}}')
+    paths["typo"].write_text('{"keras-tunde": {}}')
+    os.mkfifo(paths["fifo"])
+    paths["json"].write_text(json.dumps({"benchmarks": [], "version": "5.3.1"}, indent=4))
+    paths["png"].write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    paths["garbage"] = tmp_path / "garbage.jsonl"
+    paths["garbage"].write_bytes(bytes(range(1, 200)) * 3)
+    before = {name: path.read_bytes() for name, path in paths.items() if name != "fifo"}
+    args = [a.format(file=regular, same=tmp_path / "same.json", **paths) for a in args]
     done = _bench(backend, tmp_path, *args)
     assert done.returncode in (3, 4), done.stdout[-2000:]
     assert message in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
     assert "epoch" not in done.stdout
+    assert before == {name: paths[name].read_bytes() for name in before}  # nothing cut
+
+
+def test_no_mnist_stops_the_session_once_in_one_line(backend, tmp_path):
+    done = _bench(backend, tmp_path, env={"CNNBENCH_DATA": str(tmp_path / "none.npz")})
+    assert done.returncode == 4, done.stdout[-2000:]
+    assert (
+        done.stderr.strip() == f"ERROR: MNIST: MNIST data path {tmp_path}/none.npz does not exist"
+    )
 
 
 def test_an_unknown_backend_is_one_line(tmp_path):
@@ -206,6 +237,15 @@ def test_quick_plans_a_small_first_look(backend, tmp_path):
     assert "cnnbench: 4 runs planned" in done.stdout
     assert "test_filters[16-keras-default-r0]" in done.stdout
     assert "test_learning_rate[keras-default-0.01-r0]" in done.stdout
+
+
+def test_quick_never_overrides_an_explicit_option(backend, tmp_path):
+    # --rounds 3 and --epochs 10 are the defaults: given, they still win over the preset.
+    args = ("--quick", "--rounds", "3", "--epochs", "10", "--collect-only")
+    done = _bench(backend, tmp_path, *args)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "cnnbench: 12 runs planned" in done.stdout and "-r2]" in done.stdout
+    assert "epochs 10, train subset 5000, rounds 3" in done.stdout  # SHORT: 5000
 
 
 @pytest.mark.slow

@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from cnnbench.errors import UsageError
-from cnnbench.files import check_writable, write_atomic
+from cnnbench.errors import PathError
+from cnnbench.files import check_writable, regular_file, write_atomic
 
 
 def test_write_atomic_replaces_whole_and_follows_the_umask(tmp_path):
@@ -23,12 +23,39 @@ def test_write_atomic_replaces_whole_and_follows_the_umask(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "where, message", [("folder", "is a folder"), ("under-file", "cannot write there")]
+    "where, message",
+    [
+        ("folder", "is a folder"),
+        ("under-file", "cannot write there"),
+        ("fifo", "not a regular file"),
+        ("/dev/zero", "not a regular file"),
+        ("/proc/version", "cannot write there"),  # read-only even for root
+        ("broken-link", "a broken symbolic link"),
+    ],
 )
 def test_check_writable_refuses_before_any_work(tmp_path, where, message):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    path = tmp_path if where == "folder" else blocker / "out.json"
-    with pytest.raises(UsageError, match=message):
+    path = {
+        "folder": tmp_path,
+        "under-file": blocker / "out.json",
+        "fifo": tmp_path / "fifo",
+        "broken-link": tmp_path / "link",
+    }.get(where, where)
+    if where == "fifo":
+        os.mkfifo(path)
+    if where == "broken-link":
+        path.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(PathError, match=f"^--json {path}: {message}"):
         check_writable(path, "--json")
-    check_writable(tmp_path / "new" / "out.json", "--json")  # a folder to create is fine
+
+
+def test_check_writable_creates_nothing(tmp_path):
+    check_writable(tmp_path / "new" / "deeper" / "out.json", "--json")  # a folder to create
+    assert list(tmp_path.iterdir()) == []  # ... is the writer's to create, not the check's
+
+
+def test_regular_file_says_whether_it_exists(tmp_path):
+    assert regular_file(tmp_path / "none", "--x") is False
+    (tmp_path / "f").write_text("")
+    assert regular_file(tmp_path / "f", "--x") is True

@@ -9,10 +9,11 @@ import pytest
 
 from cnnbench import profiles, results
 from cnnbench.analytic import train_flops_per_sample
-from cnnbench.records import RunConfig
+from cnnbench.records import KEY_FIELDS, RunConfig
 from cnnbench.sweep import Sweep, estimate_seconds, settings_match, variants
 
 VERSIONS = {"python": "3.11", "keras": "3.15.1", "jax": "0.10.2"}
+MACHINE = {"versions": VERSIONS, "cpu_model": "test cpu", "cpu_count": 2, "gpu": None}
 
 
 def _sweep(tmp_path, **overrides) -> Sweep:
@@ -20,7 +21,7 @@ def _sweep(tmp_path, **overrides) -> Sweep:
         backend="jax",
         device="cpu",
         device_name="cpu",
-        machine={"versions": VERSIONS, "cpu_model": "test cpu", "cpu_count": 2},
+        machine=MACHINE,
         results_path=tmp_path / "r.jsonl",
         precision="fp32",
         epochs=10,
@@ -106,6 +107,69 @@ def test_resume_finds_exactly_the_round_on_file(tmp_path):
             "result": _result(config, settings={"loop": "scan", "pool": "window", "conv": "xla"}),
         },
     )
+    assert _sweep(tmp_path, results_path=other).on_file(name, config) is None
+
+
+# A value of each key field that differs from what the session asks for.
+OTHER = {
+    "backend": "torch",
+    "device": "NVIDIA H100",
+    "filters": 16,
+    "epochs": 3,
+    "batch_size": 100,
+    "learning_rate": 0.01,
+    "seed": 99,
+    "train_samples": 5000,
+    "versions": {**VERSIONS, "keras": "3.16.0.dev"},
+    "impl": "keras",
+    "profile": "tuned",
+    "precision": "bf16",
+}
+
+
+@pytest.mark.parametrize("key", KEY_FIELDS)
+def test_resume_never_takes_a_run_that_differs_in_any_key_field(tmp_path, key):
+    assert set(OTHER) == set(KEY_FIELDS)  # a new key field needs its value here
+    sweep = _sweep(tmp_path)
+    name = "test_filters[8-native-r0]"
+    config = sweep.config(("native", None), 8, 0.1, 0)
+    record = {"benchmark": name, "round": 0, "machine": MACHINE, "result": _result(config)}
+    results.append(sweep.results_path, record)
+    assert _sweep(tmp_path).on_file(name, config) is not None
+    record["result"] = _result(config, **{key: OTHER[key]})
+    other = tmp_path / "other.jsonl"
+    results.append(other, record)
+    assert _sweep(tmp_path, results_path=other).on_file(name, config) is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"machine": {**MACHINE, "cpu_model": "another cpu"}},
+        {"machine": {**MACHINE, "cpu_count": 64}},
+        {"machine": {**MACHINE, "gpu": "NVIDIA H100"}},
+        {"machine": None},
+        {"candidate": True},
+        {"warmup": True},
+        {"result": {"runtime_s": float("nan")}},
+        {"result": {"runtime_s": 10**400}},
+        {"result": {"params": 1}},
+        {"result": {"val_accuracy": 0.5}},
+        {"result": {"filters": None}},
+    ],
+)
+def test_resume_counts_only_a_valid_run_of_this_machine(tmp_path, change):
+    sweep = _sweep(tmp_path)
+    name = "test_filters[8-native-r0]"
+    config = sweep.config(("native", None), 8, 0.1, 0)
+    record = {"benchmark": name, "round": 0, "machine": MACHINE, "result": _result(config)}
+    results.append(sweep.results_path, record)
+    assert _sweep(tmp_path).on_file(name, config) is not None
+    changed = {**record, **change}
+    if "result" in change:
+        changed["result"] = _result(config, **change["result"])
+    other = tmp_path / "other.jsonl"
+    results.append(other, changed)
     assert _sweep(tmp_path, results_path=other).on_file(name, config) is None
 
 

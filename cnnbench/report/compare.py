@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cnnbench.experiment import FULL_LENGTH
 from cnnbench.report.frame import LENGTH_KEYS, ROW_KEYS
 from cnnbench.report.grid import length_title, row_labels
 
@@ -56,7 +57,7 @@ def verdicts(new: pd.DataFrame, base: pd.DataFrame) -> list[Verdict]:
         length = key[len(ROW_KEYS) : len(ROW_KEYS) + len(LENGTH_KEYS)]
         lr, filters = key[-2], key[-1]
         label = f"{labels[key[: len(ROW_KEYS)]]} · {filters} filters · lr {lr:g}"
-        if tuple(length) != (10, 55000, 50):
+        if tuple(length) != tuple(FULL_LENGTH):
             label += f" · {length_title(length)}"
         out.append(Verdict(label, base_groups[key]["runtime_s"], new_groups[key]["runtime_s"]))
     return out

@@ -25,7 +25,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from cnnbench.experiment import FULL_LENGTH, LEARNING_RATE, LR_FILTERS, REFERENCE_2017  # noqa: E402
+from cnnbench.experiment import (  # noqa: E402
+    FULL_LENGTH,
+    LEARNING_RATE,
+    LR_FILTERS,
+    REFERENCE_2017,
+    reference_label,
+)
 from cnnbench.files import write_atomic  # noqa: E402
 from cnnbench.report.frame import ROW_KEYS, by, by_length, overhead  # noqa: E402
 from cnnbench.report.grid import length_title, row_labels  # noqa: E402
@@ -88,7 +94,7 @@ def runtime_vs_filters(data: pd.DataFrame, length: tuple, out: Path) -> Path | N
             )
         if full:
             ref = [(f, r.seconds(kind)) for f, r in REFERENCE_2017.items() if r.seconds(kind)]
-            label = f"2017 report, laptop {kind.upper()}"
+            label = reference_label(kind)
             ax.plot(
                 *zip(*ref, strict=True),
                 color="black",

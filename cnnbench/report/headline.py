@@ -7,7 +7,13 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from cnnbench.experiment import FULL_LENGTH, LEARNING_RATE, REFERENCE_2017, VAL_ACCURACY_2017
+from cnnbench.experiment import (
+    FULL_LENGTH,
+    LEARNING_RATE,
+    REFERENCE_2017,
+    VAL_ACCURACY_2017,
+    reference_label,
+)
 from cnnbench.files import write_atomic
 from cnnbench.report.frame import ROW_KEYS, by, overhead
 from cnnbench.report.grid import MISSING, length_title, pivot
@@ -60,9 +66,7 @@ def headline_markdown(data: pd.DataFrame, figure: str | None) -> str:
         refs = [REFERENCE_2017.get(f) for f in values]
         times = [r.seconds(kind) if r else None for r in refs]
         texts = [MISSING if t is None else f"{t:.2f}" for t in times]
-        lines.append(
-            f"| 2017 report · laptop {kind.upper()} · TF 1.x | " + " | ".join(texts) + " |"
-        )
+        lines.append(f"| {reference_label(kind)} | " + " | ".join(texts) + " |")
     if figure:
         lines += ["", f"![runtime vs filters]({figure})"]
     return "\n".join(lines)

@@ -11,7 +11,13 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from cnnbench.experiment import FULL_LENGTH, LEARNING_RATE, LR_FILTERS, REFERENCE_2017
+from cnnbench.experiment import (
+    FULL_LENGTH,
+    LEARNING_RATE,
+    LR_FILTERS,
+    REFERENCE_2017,
+    reference_label,
+)
 from cnnbench.report.frame import ROW_KEYS, by, by_length, overhead, target_column
 from cnnbench.report.grid import (
     Cell,
@@ -244,5 +250,5 @@ def reference_rows(columns: list[str]) -> list[Row]:
             reference = REFERENCE_2017.get(int(float(column)))
             seconds = reference and reference.seconds(kind)
             cells.append(None if seconds is None else Cell(seconds_text(seconds), f"{seconds:.2f}"))
-        rows.append(Row(f"2017 report · laptop {kind.upper()} · TF 1.x", cells))
+        rows.append(Row(reference_label(kind), cells))
     return rows
