@@ -17,6 +17,7 @@ from cnnbench.precision import PRECISIONS
 
 IMPLS = ("keras", "native")
 MAX_SEED = 2**32 - 1  # numpy's and Keras's seeds are unsigned 32-bit
+MAX_FILTERS = 2**20  # far past any memory; a bound so no count overflows a float
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -57,8 +58,8 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.filters < 1:
-            problems.append(f"filters must be >= 1, got {self.filters}")
+        if not 1 <= self.filters <= MAX_FILTERS:
+            problems.append(f"filters must be in 1..{MAX_FILTERS}, got {self.filters}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             problems.append(f"learning rate must be > 0, got {self.learning_rate}")
         if self.epochs < 1:

@@ -11,7 +11,7 @@ from cnnbench.cli import main
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["run", "--filters", "0"], "filters must be >= 1, got 0"),
+        (["run", "--filters", "0"], "filters must be in 1..1048576, got 0"),
         (["run", "--lr", "0"], "learning rate must be > 0"),
         (["run", "--lr", "-0.1"], "learning rate must be > 0"),
         (["run", "--backend", "caffe"], "invalid choice: 'caffe'"),

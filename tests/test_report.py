@@ -205,7 +205,7 @@ def _first_run(lines: list[str]) -> int:
         ("runtime_s", "fast", "runtime_s is 'fast'"),
         ("runtime_s", float("nan"), "runtime_s is nan"),
         ("runtime_s", -3.0, "runtime_s is -3.0"),
-        ("filters", "8", "filters is '8', expected an integer >= 1"),
+        ("filters", "8", "filters is '8', expected an integer in 1..1048576"),
         ("val_accuracy", None, "val_accuracy is None"),
         ("precision", "fp16", "precision is 'fp16'"),
     ],

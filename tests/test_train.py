@@ -24,7 +24,8 @@ RESULT_KEYS = [
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("filters", 0, "filters must be >= 1"),
+        ("filters", 0, "filters must be in 1..1048576"),
+        ("filters", 2**20 + 1, "filters must be in 1..1048576"),
         ("learning_rate", 0.0, "learning rate must be > 0"),
         ("learning_rate", math.nan, "learning rate must be > 0"),
         ("epochs", 0, "epochs must be >= 1"),

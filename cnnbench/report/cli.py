@@ -19,14 +19,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from cnnbench.errors import EXIT_USAGE, OneLineParser, UsageError
-from cnnbench.files import write_atomic
+from cnnbench.errors import EXIT_USAGE, OneLineParser, PathError, UsageError
+from cnnbench.files import regular_file, write_atomic
 from cnnbench.report import figures
-from cnnbench.report.compare import compare
-from cnnbench.report.frame import TARGETS, frame, one_run_per_round
-from cnnbench.report.headline import headline_markdown, update_block, verdict_markdown
-from cnnbench.report.read import ReportError, load
-from cnnbench.report.render import results_csv, summary_markdown, to_rich
+from cnnbench.report.compare import compare, verdicts
+from cnnbench.report.fields import ReportError
+from cnnbench.report.frame import TARGETS, frame, one_run_per_round, unshown
+from cnnbench.report.headline import block, headline_markdown, update_block, verdict_markdown
+from cnnbench.report.read import load
+from cnnbench.report.render import results_csv, rich_tables, summary_markdown
 from cnnbench.report.tables import TABLES, tables
 from cnnbench.report.tuning import tuning_markdown
 
@@ -80,10 +81,14 @@ def _check_args(args) -> None:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
-    for flag in ("readme", "tuning"):
+    for flag, blocks in (("readme", ("headline", "verdict")), ("tuning", ("tuning",))):
         target = getattr(args, flag)
-        if target is not None and not Path(target).is_file():
+        if target is None:
+            continue
+        if not regular_file(target, f"--{flag}"):
             raise UsageError(f"--{flag} {target}: no such file")
+        for name in blocks:  # markers checked before anything is written
+            block(Path(target), name, optional=name == "verdict")
 
 
 def main(argv: list[str] | None = None, console: Console | None = None) -> int:
@@ -99,18 +104,24 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
             return 0
         loaded = load(args.files)
         data, superseded = one_run_per_round(frame(loaded.runs, targets))
-        notes = loaded.notes + superseded
+        notes = loaded.notes + superseded + unshown(data)
         if args.compare:
             base, superseded = one_run_per_round(frame(load(args.compare).runs, targets))
             notes += [f"--compare: {note}" for note in superseded]
+            if args.fail_above is not None and not verdicts(data, base):
+                raise UsageError(
+                    "--fail-above: no cell is in both the runs and --compare BASE (another "
+                    "machine, device, precision or length?); the gate compared nothing"
+                )
         for note in notes:
             console.print(f"note: {note}", highlight=False, markup=False)
         models = tables(data, targets)
         wanted = set(args.table or ["runtime"])
         for model in models:
             if "all" in wanted or model.name in wanted:
-                console.print(to_rich(model))
-                console.print()
+                for table in rich_tables(model, console.width):
+                    console.print(table)
+                    console.print()
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         written = figures.draw_all(data, out)
@@ -128,7 +139,7 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         if args.compare:
             return compare(data, base, args.fail_above, console)
         return 0
-    except (UsageError, ReportError) as err:
+    except (UsageError, ReportError, PathError) as err:
         print(f"cnnbench.report: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as err:  # a folder or file that cannot be written

@@ -33,7 +33,7 @@ from cnnbench.experiment import (  # noqa: E402
     reference_label,
 )
 from cnnbench.files import write_atomic  # noqa: E402
-from cnnbench.report.frame import ROW_KEYS, by, by_length, overhead  # noqa: E402
+from cnnbench.report.frame import ROW_KEYS, by, by_length, lr_experiment, overhead  # noqa: E402
 from cnnbench.report.grid import length_title, row_labels  # noqa: E402
 
 BACKEND_COLORS = {"tensorflow": "tab:orange", "torch": "tab:red", "jax": "tab:blue"}
@@ -54,6 +54,15 @@ def _save(fig, path: Path) -> Path:
     plt.close(fig)
     write_atomic(path, buffer.getvalue())
     return path
+
+
+def _text(name: str) -> str:
+    """A name from the runs as matplotlib shows it: a `$` is a dollar sign, never TeX."""
+    return name.replace("$", r"\$")
+
+
+def _labels(keys) -> dict:
+    return {key: _text(label) for key, label in row_labels(keys).items()}
 
 
 def _style(key: tuple) -> dict:
@@ -84,7 +93,7 @@ def runtime_vs_filters(data: pd.DataFrame, length: tuple, out: Path) -> Path | N
     for ax, kind in zip(axes[0], kinds, strict=True):
         part = data[data["kind"] == kind]
         groups = by(part, ROW_KEYS)
-        labels = row_labels([key for key, _ in groups])
+        labels = _labels([key for key, _ in groups])
         for key, runs in groups:
             stats = runs.groupby("filters")["runtime_s"].agg(["median", "min", "max"])
             error = [stats["median"] - stats["min"], stats["max"] - stats["median"]]
@@ -105,7 +114,8 @@ def runtime_vs_filters(data: pd.DataFrame, length: tuple, out: Path) -> Path | N
             )
         ax.set_yscale("log")
         _filter_axis(ax, part["filters"])
-        ax.set_title(f"{kind.upper()}: {', '.join(sorted(set(part['machine'])))}", fontsize=9)
+        machines = _text(", ".join(sorted(set(part["machine"]))))
+        ax.set_title(f"{kind.upper()}: {machines}", fontsize=9)
         ax.set_xlabel("filters per conv layer")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2)
     axes[0][0].set_ylabel("full training runtime, s (median, min–max bars)")
@@ -127,7 +137,7 @@ def keras_overhead(data: pd.DataFrame, length: tuple, out: Path) -> Path | None:
             ax.plot(line["filters"], line["ratio"], label=f"{backend} · {path}", **style)
         ax.axhline(1.0, color="black", linewidth=1, alpha=0.5)
         _filter_axis(ax, part["filters"])
-        ax.set_title(f"{machine} · {precision}", fontsize=9)
+        ax.set_title(_text(f"{machine} · {precision}"), fontsize=9)
         ax.set_xlabel("filters per conv layer")
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("Keras runtime / native runtime (medians)")
@@ -137,12 +147,12 @@ def keras_overhead(data: pd.DataFrame, length: tuple, out: Path) -> Path | None:
 
 def learning_curves(data: pd.DataFrame, length: tuple, out: Path) -> Path | None:
     """Experiment 1: the median error per epoch, for what was run at several rates."""
-    at = data[data["filters"] == LR_FILTERS]
-    groups = [(key, runs) for key, runs in by(at, ROW_KEYS) if runs["learning_rate"].nunique() > 1]
+    at = lr_experiment(data)
+    groups = by(at, ROW_KEYS)
     if not groups:
         return None
     rates = sorted(set(at["learning_rate"]), reverse=True)
-    labels = row_labels([key for key, _ in groups])
+    labels = _labels([key for key, _ in groups])
     fig, axes = plt.subplots(
         1, len(rates), figsize=(4 * len(rates), 4.6), sharey=True, squeeze=False
     )
@@ -170,7 +180,7 @@ def throughput_vs_filters(data: pd.DataFrame, length: tuple, out: Path) -> Path 
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
     groups = by(data, ROW_KEYS)
-    labels = row_labels([key for key, _ in groups])
+    labels = _labels([key for key, _ in groups])
     for key, runs in groups:
         medians = runs.groupby("filters")[["samples_per_s", "achieved_gflops"]].median()
         left.plot(medians.index, medians["samples_per_s"], label=labels[key], **_style(key))
@@ -185,17 +195,19 @@ def throughput_vs_filters(data: pd.DataFrame, length: tuple, out: Path) -> Path 
 
 
 def draw_all(data: pd.DataFrame, out: Path) -> list[Path]:
-    """Every figure the runs allow, for every run length found (full length first)."""
+    """Every figure the runs allow, for every run length found (full length first).
+    An axis that reaches past a float's range is drawn, not warned about."""
     written = []
-    for length, at in by_length(data):
-        sweep = at[at["learning_rate"] == LEARNING_RATE]
-        for draw, part in (
-            (runtime_vs_filters, sweep),
-            (keras_overhead, sweep),
-            (learning_curves, at),
-            (throughput_vs_filters, sweep),
-        ):
-            path = draw(part, length, out)
-            if path is not None:
-                written.append(path)
+    with np.errstate(over="ignore"):
+        for length, at in by_length(data):
+            sweep = at[at["learning_rate"] == LEARNING_RATE]
+            for draw, part in (
+                (runtime_vs_filters, sweep),
+                (keras_overhead, sweep),
+                (learning_curves, at),
+                (throughput_vs_filters, sweep),
+            ):
+                path = draw(part, length, out)
+                if path is not None:
+                    written.append(path)
     return written

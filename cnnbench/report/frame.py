@@ -17,7 +17,7 @@ import pandas as pd
 
 from cnnbench.analytic import forward_flops_per_sample, train_flops_per_sample
 from cnnbench.checks import VAL_ACCURACY_FLOOR
-from cnnbench.experiment import FULL_LENGTH, VALIDATION_SIZE
+from cnnbench.experiment import FULL_LENGTH, LEARNING_RATE, LR_FILTERS, VALIDATION_SIZE
 from cnnbench.report.read import Run
 
 TARGETS = (VAL_ACCURACY_FLOOR, 0.99)  # the floor every passing full-length run reaches
@@ -25,6 +25,18 @@ ROW_KEYS = ("kind", "machine", "backend", "path", "precision")  # one table row
 LENGTH_KEYS = ("epochs", "train_samples", "batch_size")
 ROUND_KEYS = (*ROW_KEYS, *LENGTH_KEYS, "learning_rate", "filters", "seed")  # one round
 PATHS = ("keras default", "keras tuned", "native")  # display order
+
+
+NAME_LIMIT = 48  # characters of a device or CPU name in a table, a figure, the CSV
+
+
+def plain(text: object, limit: int = NAME_LIMIT) -> str | None:
+    """A name read from a record as the report shows it: control characters (newlines,
+    NUL) as spaces, runs of spaces as one, at most `limit` characters."""
+    if text is None:
+        return None
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def path_of(result: dict) -> str:
@@ -36,9 +48,9 @@ def path_of(result: dict) -> str:
 def machine_of(result: dict, machine: dict | None) -> str:
     """The GPU's name, or the CPU's model and cores: what two medians must share."""
     if result["device"] != "cpu":
-        return result["device"].removeprefix("NVIDIA ")
+        return plain(result["device"].removeprefix("NVIDIA "))
     if machine and machine.get("cpu_model"):
-        return f"{machine['cpu_model']} ×{machine.get('cpu_count', '?')}"
+        return f"{plain(machine['cpu_model'])} ×{machine.get('cpu_count', '?')}"
     return "cpu (not recorded)"
 
 
@@ -107,16 +119,16 @@ def frame(runs: Sequence[Run], targets: Sequence[float] = TARGETS) -> pd.DataFra
             "peak_host_mb": r.get("peak_host_mb"),
             "peak_gpu_mb": r.get("peak_gpu_mb"),
             "params": r["params"],
-            "device": r["device"],
-            "gpu_driver": m.get("gpu_driver"),
-            "cpu_model": m.get("cpu_model"),
+            "device": plain(r["device"]),
+            "gpu_driver": plain(m.get("gpu_driver")),
+            "cpu_model": plain(m.get("cpu_model")),
             "cpu_count": m.get("cpu_count"),
-            "commit": m.get("commit"),
+            "commit": plain(m.get("commit")),
             "versions": json.dumps(r.get("versions") or {}, sort_keys=True),
             "settings": json.dumps(r.get("settings") or {}, sort_keys=True),
             "val_accuracy_by_epoch": json.dumps(r["history"]["val_accuracy"]),
             "epoch_seconds": json.dumps(r["history"]["epoch_seconds"]),
-            "benchmark": run.benchmark,
+            "benchmark": plain(run.benchmark, 200),
             "source": run.source,
             "date": run.date,
         }
@@ -154,6 +166,30 @@ def one_run_per_round(data: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 def by(data: pd.DataFrame, keys) -> list[tuple[tuple, pd.DataFrame]]:
     """(key, runs) for each distinct value of `keys`, in sorted order."""
     return [(k if isinstance(k, tuple) else (k,), g) for k, g in data.groupby(list(keys))]
+
+
+def lr_experiment(data: pd.DataFrame) -> pd.DataFrame:
+    """Experiment 1's runs: at LR_FILTERS filters, for every row that ran some learning
+    rate other than the report's (with its lr 0.1 runs beside them)."""
+    at = data[data["filters"] == LR_FILTERS]
+    other = at[at["learning_rate"] != LEARNING_RATE]
+    rows = set(other[list(ROW_KEYS)].itertuples(index=False, name=None))
+    return at[at.set_index(list(ROW_KEYS)).index.isin(rows)]
+
+
+def unshown(data: pd.DataFrame) -> list[str]:
+    """A note for the runs no table shows: the tables by width hold lr 0.1, the learning-
+    rate table LR_FILTERS filters; a run at another rate and width is in the CSV alone."""
+    lost = data[(data["learning_rate"] != LEARNING_RATE) & (data["filters"] != LR_FILTERS)]
+    if lost.empty:
+        return []
+    cells = sorted({(f, lr) for f, lr in zip(lost["filters"], lost["learning_rate"], strict=True)})
+    shown = ", ".join(f"{f} filters at lr {lr:g}" for f, lr in cells[:6])
+    more = f" and {len(cells) - 6} more" if len(cells) > 6 else ""
+    return [
+        f"{len(lost)} run(s) in no table, only in results.csv ({shown}{more}): the tables "
+        f"by width are at lr {LEARNING_RATE:g}, the learning-rate table at {LR_FILTERS} filters"
+    ]
 
 
 def by_length(data: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:

@@ -15,6 +15,13 @@ import pandas as pd
 from cnnbench.report.frame import PATHS, ROW_KEYS, by
 
 MISSING = "—"
+MARKUP = str.maketrans({c: "\\" + c for c in "\\`*_[]|#$"} | {"<": "&lt;", ">": "&gt;"})
+
+
+def markdown(text: str) -> str:
+    """Text that a Markdown renderer shows as written, also inside a table cell: no
+    markup, no HTML, no `|` that would split the cell."""
+    return str(text).replace("&", "&amp;").translate(MARKUP)
 
 
 @dataclass(frozen=True)
@@ -39,12 +46,38 @@ class TableModel:
     corner: str = "backend · device · path"
 
 
+def parts(model: TableModel, budget: int, width: Callable[[TableModel, list[int]], int]):
+    """`model` cut into tables of consecutive columns, each `width(model, columns)` at most
+    `budget` characters wide: a table too wide to read is split, never squeezed until its
+    numbers are cut."""
+    groups: list[list[int]] = [[]]
+    for i in range(len(model.columns)):
+        if groups[-1] and width(model, [*groups[-1], i]) > budget:
+            groups.append([])
+        groups[-1].append(i)
+    if len(groups) == 1:
+        return [model]
+    return [
+        TableModel(
+            model.name,
+            f"{model.title}, part {n} of {len(groups)}",
+            model.caption if n == len(groups) else "",
+            [model.columns[i] for i in group],
+            [Row(row.label, [row.cells[i] for i in group]) for row in model.rows],
+            model.corner,
+        )
+        for n, group in enumerate(groups, 1)
+    ]
+
+
 def length_title(length: tuple[int, int, int]) -> str:
     epochs, samples, batch = length
     return f"{epochs} epochs × {samples} images, batch {batch}"
 
 
 def seconds_text(value: float) -> str:
+    if value >= 1e5:
+        return f"{value:.3g}"  # a cell stays narrow whatever a record holds
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 1 else f"{value:.2f}"
 
 

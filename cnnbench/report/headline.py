@@ -15,9 +15,9 @@ from cnnbench.experiment import (
     reference_label,
 )
 from cnnbench.files import write_atomic
+from cnnbench.report.fields import ReportError
 from cnnbench.report.frame import ROW_KEYS, by, overhead
-from cnnbench.report.grid import MISSING, length_title, pivot
-from cnnbench.report.read import ReportError
+from cnnbench.report.grid import MISSING, length_title, markdown, pivot
 
 
 class Summary(NamedTuple):
@@ -61,7 +61,7 @@ def headline_markdown(data: pd.DataFrame, figure: str | None) -> str:
                 continue
             text = f"{cell.seconds:.1f}{'†' if cell.rounds == 1 else ''} ({cell.accuracy:.3f})"
             cells.append(f"**{text}**" if fastest.get((i, cell.kind)) == j else text)
-        lines.append(f"| {row.label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {markdown(row.label)} | " + " | ".join(cells) + " |")
     for kind in ("cpu", "gpu"):
         refs = [REFERENCE_2017.get(f) for f in values]
         times = [r.seconds(kind) if r else None for r in refs]
@@ -83,7 +83,7 @@ def verdict_markdown(data: pd.DataFrame) -> str:
         best = medians.groupby("filters").idxmin()
         fastest = {(b, p) for b, p, _ in best}
         widths = sorted(best.index)
-        where = f"**{'CPU' if kind == 'cpu' else 'GPU'}** ({machine}, {precision})"
+        where = f"**{'CPU' if kind == 'cpu' else 'GPU'}** ({markdown(machine)}, {precision})"
         if len(fastest) == 1:
             (backend, path) = fastest.pop()
             times = [medians[(backend, path, f)] for f in widths]
@@ -125,17 +125,30 @@ def timed_apart(runs: pd.DataFrame) -> bool:
     return any(not a & b for i, a in enumerate(per_backend) for b in per_backend[i + 1 :])
 
 
+def block(path: Path, name: str, optional: bool = False) -> tuple[str, int, int] | None:
+    """(the document, where the `<!-- cnnbench:NAME:start -->` marker ends, where its end
+    marker starts); None for an `optional` block the document lacks. ReportError for a
+    document that cannot be read or whose markers are missing, repeated or reversed:
+    checked before the report writes anything."""
+    start_mark, end_mark = f"<!-- cnnbench:{name}:start -->", f"<!-- cnnbench:{name}:end -->"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        what = getattr(err, "strerror", None) or "not UTF-8 text"
+        raise ReportError(f"{path}: cannot read ({what})") from None
+    counts = text.count(start_mark), text.count(end_mark)
+    if counts == (0, 0) and optional:
+        return None
+    start, end = text.find(start_mark), text.find(end_mark)
+    if counts != (1, 1) or end < start:
+        raise ReportError(f"{path}: needs one {start_mark} ... {end_mark} block, in that order")
+    return text, start + len(start_mark), end
+
+
 def update_block(path: Path, text: str, name: str = "headline", optional: bool = False) -> None:
     """Replace the text between `path`'s `<!-- cnnbench:NAME:start/end -->` markers
     (`optional`: a file without them is left alone)."""
-    start_mark, end_mark = f"<!-- cnnbench:{name}:start -->", f"<!-- cnnbench:{name}:end -->"
-    try:
-        old = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ReportError(f"{path}: cannot read ({getattr(err, 'strerror', err)})") from None
-    start, end = old.find(start_mark), old.find(end_mark)
-    if start < 0 or end < start:
-        if optional:
-            return
-        raise ReportError(f"{path}: no {start_mark} ... {end_mark} block")
-    write_atomic(path, old[: start + len(start_mark)] + "\n" + text + "\n" + old[end:])
+    found = block(path, name, optional)
+    if found is not None:
+        old, start, end = found
+        write_atomic(path, old[:start] + "\n" + text + "\n" + old[end:])

@@ -11,19 +11,18 @@ candidates are not runs to report. Anything unusable is a `ReportError` naming t
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from cnnbench import results
-from cnnbench.precision import PRECISIONS
-from cnnbench.records import HISTORY_KEYS
-
-
-class ReportError(Exception):
-    """Input the report cannot use; the message names the file and the problem."""
+from cnnbench.report.fields import (
+    ReportError,
+    check_date,
+    check_machine,
+    check_result,
+    contradictions,
+)
 
 
 @dataclass(frozen=True)
@@ -41,104 +40,6 @@ class Loaded:
     notes: list[str] = field(default_factory=list)
 
 
-def _number(value, low=None, high=None, *, integer=False, above=None) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
-        return False
-    if not math.isfinite(value):
-        return False
-    if low is not None and value < low:
-        return False
-    if above is not None and value <= above:
-        return False
-    return high is None or value <= high
-
-
-# field -> (check, what it must be)
-REQUIRED = {
-    "backend": (lambda v: isinstance(v, str) and v != "", "a backend name"),
-    "device": (lambda v: isinstance(v, str) and v != "", "a device name"),
-    "filters": (lambda v: _number(v, 1, integer=True), "an integer >= 1"),
-    "params": (lambda v: _number(v, 1, integer=True), "an integer >= 1"),
-    "learning_rate": (lambda v: _number(v, above=0), "a number > 0"),
-    "epochs": (lambda v: _number(v, 1, integer=True), "an integer >= 1"),
-    "batch_size": (lambda v: _number(v, 1, integer=True), "an integer >= 1"),
-    "train_samples": (lambda v: _number(v, 1, integer=True), "an integer >= 1"),
-    "val_accuracy": (lambda v: _number(v, 0, 1), "a number in [0, 1]"),
-    "test_error": (lambda v: _number(v, 0, 1), "a number in [0, 1]"),
-    "runtime_s": (lambda v: _number(v, above=0), "a finite number > 0"),
-}
-OPTIONAL = {
-    "seed": (lambda v: _number(v, 0, integer=True), "an integer >= 0"),
-    "flops_per_sample": (lambda v: _number(v, 1, integer=True), "an integer >= 1"),
-    "first_epoch_s": (lambda v: _number(v, above=0), "a finite number > 0"),
-    "steady_epoch_s": (lambda v: _number(v, above=0), "a finite number > 0"),
-    "samples_per_s": (lambda v: _number(v, above=0), "a finite number > 0"),
-    "peak_gflops": (lambda v: _number(v, above=0), "a finite number > 0"),
-    "peak_host_mb": (lambda v: _number(v, 0), "a finite number >= 0"),
-    "peak_gpu_mb": (lambda v: _number(v, 0), "a finite number >= 0"),
-    "impl": (lambda v: v in ("keras", "native"), "keras or native"),
-    "profile": (lambda v: isinstance(v, str), "a profile name"),
-    "precision": (lambda v: v in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
-    "settings": (lambda v: isinstance(v, dict), "an object"),
-    "versions": (lambda v: isinstance(v, dict), "an object"),
-}
-MACHINE = {
-    "cpu_model": (lambda v: isinstance(v, str), "text"),
-    "cpu_count": (lambda v: _number(v, 1, integer=True), "an integer >= 1"),
-    "gpu": (lambda v: isinstance(v, str), "text"),
-    "commit": (lambda v: isinstance(v, str), "text"),
-}
-
-
-def check_result(result: object, where: str) -> dict:
-    """The result, if every field the report reads is usable; else ReportError."""
-    if not isinstance(result, dict):
-        raise ReportError(f"{where}: a run is not a JSON object")
-    missing = [key for key in (*REQUIRED, "history") if key not in result]
-    if missing:
-        raise ReportError(f"{where}: a run lacks {', '.join(missing)}")
-    for fields, required in ((REQUIRED, True), (OPTIONAL, False)):
-        for key, (ok, what) in fields.items():
-            value = result.get(key)
-            if (required or value is not None) and not ok(value):
-                raise ReportError(f"{where}: {key} is {value!r}, expected {what}")
-    history = result["history"]
-    if not isinstance(history, dict):
-        raise ReportError(f"{where}: history is not an object")
-    for key in (*HISTORY_KEYS, "epoch_seconds"):
-        values = history.get(key)
-        if not isinstance(values, list) or len(values) != result["epochs"]:
-            raise ReportError(
-                f"{where}: history {key} must list one value per epoch ({result['epochs']})"
-            )
-        low, high = (0, 1) if "accuracy" in key else (0, None)
-        if not all(_number(v, low, high) for v in values):
-            raise ReportError(f"{where}: history {key} holds a value that is not a number")
-    return result
-
-
-def _check_machine(machine: object, where: str) -> dict | None:
-    if machine is None:
-        return None
-    if not isinstance(machine, dict):
-        raise ReportError(f"{where}: machine is not an object")
-    for key, (ok, what) in MACHINE.items():
-        value = machine.get(key)
-        if value is not None and not ok(value):
-            raise ReportError(f"{where}: machine {key} is {value!r}, expected {what}")
-    return machine
-
-
-def _check_date(date: object, where: str) -> str | None:
-    if date is None:
-        return None
-    try:
-        datetime.fromisoformat(str(date))
-    except ValueError:
-        raise ReportError(f"{where}: datetime {date!r} is not an ISO date") from None
-    return str(date)
-
-
 def _parse_json(path: Path) -> object:
     try:
         text = path.read_text(encoding="utf-8")
@@ -154,6 +55,8 @@ def _parse_json(path: Path) -> object:
         if err.pos >= len(text.rstrip()):
             raise ReportError(f"{path}: truncated JSON (ends inside a value)") from None
         raise ReportError(f"{path}: not JSON ({err.msg} at line {err.lineno})") from None
+    except ValueError as err:  # an integer of more than 4300 digits
+        raise ReportError(f"{path}: not usable JSON ({str(err).split(';')[0]})") from None
     except RecursionError:
         raise ReportError(f"{path}: not JSON (nested too deeply)") from None
 
@@ -162,14 +65,16 @@ def _read_json(path: Path) -> Loaded:
     doc = _parse_json(path)
     if isinstance(doc, dict) and "benchmarks" not in doc and "runtime_s" in doc:
         # `python -m cnnbench run --json`: one run
-        return Loaded([Run(check_result(doc, str(path)), "run", str(path))])
+        result = check_result(doc, str(path))
+        notes = [f"{path}: {c}" for c in contradictions(result)]
+        return Loaded([Run(result, "run", str(path))], notes)
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise ReportError(
             f"{path}: neither pytest-benchmark output (no 'benchmarks' list) nor a cnnbench run"
         )
     info = doc.get("machine_info")
-    machine = _check_machine(info.get("cnnbench") if isinstance(info, dict) else None, str(path))
-    date = _check_date(doc.get("datetime"), str(path))
+    machine = check_machine(info.get("cnnbench") if isinstance(info, dict) else None, str(path))
+    date = check_date(doc.get("datetime"), str(path))
     loaded, foreign = Loaded(), 0
     for bench in doc["benchmarks"]:
         extra = bench.get("extra_info") if isinstance(bench, dict) else None
@@ -180,6 +85,7 @@ def _read_json(path: Path) -> Loaded:
         name = str(bench.get("name", "?"))
         for result in runs:
             check_result(result, f"{path}: {name}")
+            loaded.notes += [f"{path}: {name}: {c}" for c in contradictions(result)]
             loaded.runs.append(Run(result, name, str(path), machine, date))
     if not loaded.runs:
         raise ReportError(
@@ -207,7 +113,8 @@ def _read_results_file(path: Path, candidates: bool = False) -> Loaded:
             continue
         where = f"{path}:{number}"
         result = check_result(record["result"], where)
-        machine = _check_machine(record.get("machine"), where)
+        loaded.notes += [f"{where}: {c}" for c in contradictions(result)]
+        machine = check_machine(record.get("machine"), where)
         loaded.runs.append(Run(result, str(record.get("benchmark", "?")), where, machine))
     return loaded
 

@@ -12,7 +12,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from cnnbench.report.grid import MISSING, TableModel
+from cnnbench.report.grid import MISSING, TableModel, markdown, parts
 
 # The CSV's columns, in order: what a run is, then what it measured, then provenance.
 CSV_COLUMNS = (
@@ -25,8 +25,40 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
+LABEL_MIN = 24  # the row labels' least width in the terminal (they wrap, numbers never do)
+MARKDOWN_WIDTH = 200  # characters a line of summary.md may take
+
+
+def _terminal_width(model: TableModel, columns: list[int]) -> int:
+    """Characters a terminal table takes: each column as wide as its widest cell, plus
+    padding; the labels at least LABEL_MIN (they wrap)."""
+    labels = [model.corner, *(r.label for r in model.rows)]
+    total = min(LABEL_MIN, max(map(len, labels))) + 2
+    for i in columns:
+        cells = [r.cells[i].short for r in model.rows if r.cells[i] is not None]
+        total += max(map(len, [model.columns[i], MISSING, *cells])) + 2
+    return total
+
+
+def _markdown_width(model: TableModel, columns: list[int]) -> int:
+    """The longest line a Markdown table of these columns has."""
+    lines = [[model.corner, *(model.columns[i] for i in columns)]]
+    for row in model.rows:
+        lines.append([row.label, *(_long(row.cells[i]) for i in columns)])
+    return max(sum(len(markdown(text)) + 3 for text in line) + 1 for line in lines)
+
+
+def _long(cell) -> str:
+    return MISSING if cell is None else cell.long
+
+
+def rich_tables(model: TableModel, width: int) -> list[Table]:
+    """The table for a terminal `width` wide: split by columns where it would not fit."""
+    return [to_rich(part) for part in parts(model, width, _terminal_width)]
+
+
 def to_rich(model: TableModel) -> Table:
-    """A table that fits 100 columns: labels wrap, numbers never do."""
+    """A terminal table: labels wrap, numbers never do."""
     table = Table(
         title=escape(model.title),
         caption=escape(model.caption),
@@ -45,17 +77,23 @@ def to_rich(model: TableModel) -> Table:
 
 
 def to_markdown(model: TableModel) -> str:
+    """The table in Markdown, split by columns so that no line passes MARKDOWN_WIDTH."""
+    tables = parts(model, MARKDOWN_WIDTH, _markdown_width)
+    return "\n\n".join(_markdown_table(part) for part in tables)
+
+
+def _markdown_table(model: TableModel) -> str:
     lines = [
-        f"### {model.title}",
+        f"### {markdown(model.title)}",
         "",
-        "| " + " | ".join([model.corner, *model.columns]) + " |",
+        "| " + " | ".join(markdown(c) for c in [model.corner, *model.columns]) + " |",
         "|---|" + "---:|" * len(model.columns),
     ]
     for row in model.rows:
-        cells = [MISSING if c is None else c.long for c in row.cells]
-        lines.append("| " + " | ".join([row.label, *cells]) + " |")
+        cells = [markdown(_long(c)) for c in row.cells]
+        lines.append("| " + " | ".join([markdown(row.label), *cells]) + " |")
     if model.caption:
-        lines += ["", *textwrap.wrap(model.caption, 100)]
+        lines += ["", *textwrap.wrap(markdown(model.caption), 100)]
     return "\n".join(lines)
 
 
@@ -74,14 +112,15 @@ def provenance(data: pd.DataFrame) -> list[str]:
         commits = sorted({c for c in runs["commit"].dropna()})
         files = sorted({Path(s.split(":")[0]).name for s in runs["source"]})
         drivers = sorted({d for d in runs["gpu_driver"].dropna()})
-        parts = [f"**{machine}**: {len(runs)} runs"]
+        items = [f"**{markdown(machine)}**: {len(runs)} runs"]
         if drivers:
-            parts.append(f"driver {', '.join(drivers)}")
-        parts.append("versions " + "; ".join(v.strip("{}").replace('"', "") for v in versions))
+            items.append(f"driver {markdown(', '.join(drivers))}")
+        shown = "; ".join(v.strip("{}").replace('"', "") for v in versions)
+        items.append("versions " + markdown(shown))
         if commits:
-            parts.append("commits " + ", ".join(c[:12] for c in commits))
-        parts.append("files " + ", ".join(files))
-        lines += textwrap.wrap("; ".join(parts), 100, initial_indent="- ", subsequent_indent="  ")
+            items.append("commits " + markdown(", ".join(c[:12] for c in commits)))
+        items.append("files " + markdown(", ".join(files)))
+        lines += textwrap.wrap("; ".join(items), 100, initial_indent="- ", subsequent_indent="  ")
     return lines
 
 
@@ -91,7 +130,7 @@ def summary_markdown(
     data: pd.DataFrame,
     notes: Sequence[str] = (),
 ) -> str:
-    parts = [
+    out = [
         "# cnnbench results",
         "",
         "Rendered by `python -m cnnbench.report` from the raw files listed under "
@@ -100,10 +139,13 @@ def summary_markdown(
         "",
     ]
     for table in tables:
-        parts += [to_markdown(table), ""]
+        out += [to_markdown(table), ""]
     if figures:
-        parts += ["## Figures", ""] + [f"![{f.stem}]({f.name})" for f in figures] + [""]
-    parts += ["## Provenance", "", *provenance(data), ""]
+        out += ["## Figures", ""] + [f"![{f.stem}]({f.name})" for f in figures] + [""]
+    out += ["## Provenance", "", *provenance(data), ""]
     if notes:  # what reading the inputs skipped or superseded
-        parts += ["Read with these notes:", "", *(f"- {note}" for note in notes), ""]
-    return "\n".join(parts)
+        out += ["Read with these notes:", ""]
+        for note in notes:
+            out += textwrap.wrap(markdown(note), 100, initial_indent="- ", subsequent_indent="  ")
+        out.append("")
+    return "\n".join(out)

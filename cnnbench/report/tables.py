@@ -18,7 +18,7 @@ from cnnbench.experiment import (
     REFERENCE_2017,
     reference_label,
 )
-from cnnbench.report.frame import ROW_KEYS, by, by_length, overhead, target_column
+from cnnbench.report.frame import by_length, lr_experiment, overhead, target_column
 from cnnbench.report.grid import (
     Cell,
     Row,
@@ -125,12 +125,9 @@ def overhead_table(data: pd.DataFrame, length) -> TableModel | None:
 
 def learning_rate_table(data: pd.DataFrame, length) -> TableModel | None:
     """Experiment 1: final validation accuracy and test error per learning rate."""
-    at = data[data["filters"] == LR_FILTERS]
-    swept = at.groupby(list(ROW_KEYS))["learning_rate"].nunique()
-    keys = {key for key, n in swept.items() if n > 1}  # what was run at several rates
-    if not keys:
+    at = lr_experiment(data)
+    if at.empty:
         return None
-    at = pd.concat([runs for key, runs in by(at, ROW_KEYS) if key in keys])
     values, rows = pivot(at, "learning_rate", accuracy_cell)
     order = sorted(range(len(values)), key=lambda i: -values[i])
     for row in rows:
