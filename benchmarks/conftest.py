@@ -207,7 +207,7 @@ def pytest_configure(config):
         )
     lists = _lists(config)
     choices = _choices(config.getoption("--choices"))
-    quiet()
+    quiet(backend)
     import keras  # noqa: F401  (imports the backend named by KERAS_BACKEND)
 
     try:

@@ -13,6 +13,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 BACKENDS = ("tensorflow", "torch", "jax")
@@ -24,13 +25,29 @@ class DeviceError(Exception):
     """The requested device is not what the backend can run on."""
 
 
-def quiet(verbose: bool = False) -> None:
+def quiet(backend: str, verbose: bool = False) -> None:
     """Keep the libraries' start-up notices (TensorFlow's absl and oneDNN lines, JAX's
-    search for a TPU) out of the output unless `verbose`; before any backend is imported."""
+    search for a TPU) out of the output unless `verbose`; before any backend is imported.
+
+    TensorFlow 2.21 prints its oneDNN notice from C++ before its logging reads
+    TF_CPP_MIN_LOG_LEVEL, so it is imported here with the stderr descriptor closed off;
+    an import that fails still raises, and its traceback prints once stderr is back.
+    """
     if verbose:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.ERROR)
+    if backend == "tensorflow" and "tensorflow" not in sys.modules:
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            pass  # keras says so, with stderr back
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
 
 
 def hide_gpus(environ: dict[str, str] | os._Environ = os.environ) -> None:

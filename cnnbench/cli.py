@@ -26,13 +26,19 @@ from cnnbench.peak import SIZES
 from cnnbench.precision import PRECISIONS
 
 EXIT_FAILED = 1  # a run that ran but failed (a diverged loss)
+DESCRIPTION = (
+    "Train the 2017 lab report's MNIST CNN once on a Keras backend (run), choose how a "
+    "path runs by measurement (tune), measure the device's matmul peak (peak), fetch and "
+    "verify MNIST (data), render tables and figures from results (report). Benchmark "
+    "sweeps: pytest benchmarks/."
+)
 RUN_FIELDS = ("filters", "epochs", "learning_rate", "batch_size", "device", "seed")
 RUN_FIELDS += ("train_subset", "impl", "profile", "precision")
 TUNE_FIELDS = ("filters", "epochs", "device", "seed", "train_subset", "precision", "impl")
 
 
 def _parser() -> OneLineParser:
-    parser = OneLineParser(prog="python -m cnnbench", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m cnnbench", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     training = OneLineParser(add_help=False)  # what run and tune share
     training.add_argument(
@@ -132,6 +138,7 @@ def _select_backend(args, argv: list[str]) -> int | None:
     os.environ["KERAS_BACKEND"] = backend
     if args.device == "cpu":
         hide_gpus()
+    quiet(backend, getattr(args, "verbose", False))
     return None
 
 
@@ -281,7 +288,6 @@ def main(argv: list[str] | None = None) -> int:
 
             return report_main(argv[1:])
         args = _parser().parse_args(argv)
-        quiet(getattr(args, "verbose", False))
         commands = {"data": _cmd_data, "peak": _cmd_peak, "run": _cmd_run, "tune": _cmd_tune}
         if args.command == "data":
             return _cmd_data(args)

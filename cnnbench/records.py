@@ -18,6 +18,7 @@ from cnnbench.precision import PRECISIONS
 IMPLS = ("keras", "native")
 MAX_SEED = 2**32 - 1  # numpy's and Keras's seeds are unsigned 32-bit
 MAX_FILTERS = 2**20  # far past any memory; a bound so no count overflows a float
+MAX_LR = 3.4028234663852886e38  # the largest float32: what the optimizer holds it in
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -60,8 +61,8 @@ class RunConfig:
         problems = []
         if not 1 <= self.filters <= MAX_FILTERS:
             problems.append(f"filters must be in 1..{MAX_FILTERS}, got {self.filters}")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            problems.append(f"learning rate must be > 0, got {self.learning_rate}")
+        if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate <= MAX_LR):
+            problems.append(f"learning rate must be in (0, {MAX_LR:.4g}], got {self.learning_rate}")
         if self.epochs < 1:
             problems.append(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:

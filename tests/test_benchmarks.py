@@ -106,6 +106,7 @@ def test_short_sweep_writes_json_and_resumes_round_by_round(backend, tmp_path):
     assert done.returncode == 0, done.stdout[-3000:]
     assert "[1/4]" in done.stdout and "epoch 1/1" in done.stdout  # progress past capture
     assert "cnnbench: 4 runs planned" in done.stdout and "warm-up keras-default" in done.stdout
+    assert "oneDNN" not in done.stdout + done.stderr  # the libraries' notices stay out
 
     report = json.loads(out.read_text())
     machine = report["machine_info"]["cnnbench"]

@@ -12,8 +12,9 @@ from cnnbench.cli import main
     "argv, message",
     [
         (["run", "--filters", "0"], "filters must be in 1..1048576, got 0"),
-        (["run", "--lr", "0"], "learning rate must be > 0"),
-        (["run", "--lr", "-0.1"], "learning rate must be > 0"),
+        (["run", "--lr", "0"], "learning rate must be in (0, 3.403e+38]"),
+        (["run", "--lr", "-0.1"], "learning rate must be in (0, 3.403e+38], got -0.1"),
+        (["run", "--lr", "1e308"], "learning rate must be in (0, 3.403e+38], got 1e+308"),
         (["run", "--backend", "caffe"], "invalid choice: 'caffe'"),
         (["run", "--data", "/no/such/mnist.npz"], "--data /no/such/mnist.npz: does not exist"),
         (["run", "--data", "/dev/zero"], "--data /dev/zero: not a regular file"),
@@ -84,6 +85,7 @@ def test_run_prints_report_summary_and_writes_json(backend, tmp_path):
     ]:
         assert line in done.stdout
     assert "epoch 1/1" in done.stderr  # the per-epoch progress line
+    assert "I0000" not in done.stderr and "oneDNN" not in done.stderr  # libraries quiet
     result = json.loads(out.read_text())
     assert (result["backend"], result["params"], result["epochs"]) == (backend, 52258, 1)
     assert result["val_accuracy"] >= 0.96
@@ -152,7 +154,7 @@ def test_a_peak_too_large_for_memory_is_refused(backend, capsys):
 @pytest.mark.slow
 def test_a_diverging_run_fails_in_one_line_and_writes_nothing(backend, tmp_path):
     out = tmp_path / "r.json"
-    args = ["run", "--lr", "1e308", "--filters", "4", "--epochs", "1", "--train-subset", "500"]
+    args = ["run", "--lr", "1e38", "--filters", "4", "--epochs", "1", "--train-subset", "500"]
     done = _run_cli([*args, "--json", str(out)], backend, tmp_path)
     assert done.returncode == 1
     assert (
@@ -160,4 +162,13 @@ def test_a_diverging_run_fails_in_one_line_and_writes_nothing(backend, tmp_path)
         .splitlines()[-1]
         .startswith("cnnbench: error: training diverged: the loss is not finite from epoch 1")
     )
+    assert "Warning" not in done.stderr  # no library's overflow notice before the line
     assert not out.exists()
+
+
+def test_help_describes_every_command_in_whole_sentences(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Train the 2017 lab report's MNIST CNN once on a Keras backend (run)" in out
+    assert "Benchmark sweeps: pytest benchmarks/." in out

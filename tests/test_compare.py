@@ -3,10 +3,12 @@
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from rich.console import Console
 
 from cnnbench.report import cli
+from cnnbench.report.compare import Verdict
 
 FIXTURES = Path(__file__).parent / "fixtures"
 JAX = FIXTURES / "jax-cpu.json"
@@ -67,3 +69,22 @@ def test_one_round_says_the_noise_is_unknown(tmp_path):
 def test_fail_above_must_be_a_finite_pct(tmp_path, pct, capsys):
     code, _ = _compare(JAX, JAX, "--fail-above", pct, tmp_path=tmp_path)
     assert code == 2 and "expected a finite PCT >= 0" in capsys.readouterr().err
+
+
+def test_the_noise_rule_at_its_edges():
+    base = pd.Series([10.0, 10.5, 11.0])
+
+    def judge(new, threshold=5.0):
+        return Verdict("cell", base, pd.Series(new)).judge(threshold)
+
+    assert judge([11.1, 11.2, 11.3]) == "slower"  # +6.7%, every new round above every base
+    assert judge([11.0, 11.2, 11.3]) == "within noise"  # one round touches the base's max
+    assert judge([11.1, 11.2, 11.3], threshold=10.0) == "within noise"  # +6.7% < 10%
+    assert judge([9.0, 9.4, 9.9]) == "faster"  # -10.5%, every new round below every base
+    assert judge([9.0, 9.4, 10.0]) == "within noise"  # one round touches the base's min
+    assert judge([9.0, 10.3, 10.4], threshold=5.0) == "within noise"  # -1.9%: overlap aside
+
+
+def test_a_clear_speed_up_is_faster_and_passes_the_gate(tmp_path):
+    code, text = _compare(_scaled(tmp_path, 0.5), JAX, "--fail-above", "10", tmp_path=tmp_path)
+    assert code == 0 and "faster" in text and "regression:" not in text

@@ -232,8 +232,9 @@ def test_damaged_bytes_give_arrays_or_one_error(tmp_path, draw):
         arrays = data.read_npz(path)
     except data.DataError as err:
         assert "\n" not in str(err)
-    else:
-        assert isinstance(arrays, dict)
+    else:  # what survived the damage is read as the arrays it holds, nothing else
+        assert set(arrays) <= set(data.SHA256)
+        assert all(a.nbytes <= data.MAX_BYTES for a in arrays.values())
 
 
 def test_a_cache_that_is_a_folder_is_reported_and_bypassed(mnist, keras_home, caplog):
@@ -266,3 +267,36 @@ def test_the_cache_file_follows_the_umask(mnist, keras_home):
     finally:
         os.umask(old)
     assert stat.S_IMODE(data.cache_path().stat().st_mode) == 0o644
+
+
+def test_verify_checks_the_dtype_as_well_as_the_bytes(mnist):
+    raw = data.read_npz(mnist.path)
+    raw["y_test"] = raw["y_test"].view(np.int8)  # the same bytes and shape, another dtype
+    with pytest.raises(data.DataError, match="y_test has dtype int8, expected uint8"):
+        data.verify(raw)
+
+
+def test_a_fifo_at_the_cache_path_is_bypassed_not_waited_on(mnist, keras_home, caplog):
+    import os
+
+    data.cache_path().parent.mkdir(parents=True)
+    os.mkfifo(data.cache_path())  # an open() here would block for ever
+    path, source, arrays = data._fetch_verified(
+        None, [data.default_sources()[0], _good_source(mnist, [])]
+    )
+    assert source == "known-good copy" and "not a regular file" in caplog.text
+    data.verify(arrays)
+
+
+def test_keras_home_with_a_tilde_is_expanded_as_keras_does(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KERAS_HOME", "~/kh")
+    assert data.cache_path() == tmp_path / "kh" / "datasets" / "mnist.npz"
+    monkeypatch.delenv("KERAS_HOME")
+    assert data.cache_path() == tmp_path / ".keras" / "datasets" / "mnist.npz"
+
+
+def test_a_pickle_that_inflates_past_its_bound_is_refused_unread():
+    bomb = gzip.compress(b"\0" * (3 * 2**20), compresslevel=9)  # 3 MiB from a few KiB
+    with pytest.raises(data.DataError, match="inflates past 2 MiB"):
+        hub.arrays_from_pickle(bomb, limit=2 * 2**20)

@@ -34,3 +34,17 @@ def test_the_backends_own_flag_reads_back_what_was_asked(backend, asked, strict)
 def test_bf16_is_keras_mixed_precision():
     assert precision.keras_dtype_policy("bf16") == "mixed_bfloat16"
     assert precision.keras_dtype_policy("tf32") == "float32"
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_each_framework_s_flags_follow_the_policy_whatever_keras_runs_on(framework):
+    """The native paths set their framework's flags too: checked for every framework
+    installed, not only the one KERAS_BACKEND names."""
+    pytest.importorskip(framework)
+    for asked, tf32 in (("tf32", True), ("fp32", False), ("bf16", False)):
+        precision.apply(asked, framework)
+        flags = precision.describe(framework)
+        if framework == "torch":
+            assert f"matmul.allow_tf32={tf32}, cudnn.allow_tf32={tf32}" in flags, flags
+        else:
+            assert flags.endswith("tensorfloat32" if tf32 else "=float32"), flags

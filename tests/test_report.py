@@ -263,7 +263,7 @@ def test_out_pointing_at_a_file_is_refused(tmp_path, capsys):
 def test_the_readme_headline_is_rewritten_between_markers(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(
-        "intro\n<!-- cnnbench:headline:start -->\nold\n<!-- cnnbench:headline:end -->\n"
+        "intro\n<!-- cnnbench:headline:start -->\nOLD TABLE\n<!-- cnnbench:headline:end -->\n"
     )
     code, _ = _render(JAX, "--out", tmp_path / "out", "--readme", readme)
     assert code == 0

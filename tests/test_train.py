@@ -4,8 +4,9 @@ import math
 import pytest
 
 from cnnbench import backend as backends
+from cnnbench import profiles
 from cnnbench.records import RunConfig, RunResult
-from cnnbench.train import run
+from cnnbench.train import prepare, run
 
 # fmt: off
 RESULT_KEYS = [
@@ -26,8 +27,9 @@ RESULT_KEYS = [
     [
         ("filters", 0, "filters must be in 1..1048576"),
         ("filters", 2**20 + 1, "filters must be in 1..1048576"),
-        ("learning_rate", 0.0, "learning rate must be > 0"),
-        ("learning_rate", math.nan, "learning rate must be > 0"),
+        ("learning_rate", 0.0, r"learning rate must be in \(0, "),
+        ("learning_rate", math.nan, r"learning rate must be in \(0, "),
+        ("learning_rate", 1e39, r"learning rate must be in \(0, 3.403e\+38\]"),
         ("epochs", 0, "epochs must be >= 1"),
         ("batch_size", 0, "batch size must be >= 1"),
         ("device", "tpu", "device must be one of auto, cpu, gpu"),
@@ -77,7 +79,21 @@ def test_native_and_tuned_learn_like_keras_default(mnist, backend, impl, profile
     assert result["profile"] == (None if impl == "native" else "tuned")
     assert result["params"] == 52258
     assert result["val_accuracy"] >= 0.96  # the same floor as the Keras default path
-    assert result["settings"]
+    chosen = profiles.for_run(RunConfig(impl=impl, profile=profile), backend, "cpu")
+    assert {key: result["settings"][key] for key in chosen} == chosen  # what ran is recorded
+    if impl == "keras":  # ... and is what Keras made of it, not its defaults
+        per_call = chosen["steps_per_execution"]
+        resolved = result["settings"]["resolved"]["steps_per_execution"]
+        assert resolved == (55000 // 50 if per_call == "epoch" else per_call)
+
+
+def test_bf16_builds_the_keras_model_in_mixed_precision(mnist):
+    prepared = prepare(RunConfig(filters=4, epochs=1, train_subset=100, precision="bf16"), mnist)
+    policies = [layer.dtype_policy.name for layer in prepared.model.layers]
+    assert prepared.precision == "bf16"
+    assert policies == ["mixed_bfloat16"] * 6 + ["float32"]  # the softmax stays float32
+    strict = prepare(RunConfig(filters=4, epochs=1, train_subset=100), mnist)
+    assert {layer.dtype_policy.name for layer in strict.model.layers} == {"float32"}
 
 
 def test_with_peak_places_achieved_against_peak():
