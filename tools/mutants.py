@@ -1,0 +1,205 @@
+"""Do the tests catch bugs? Plant each behavioural mutation below in the package, one at a
+time, run the fast unit tests, and count the mutants they kill.
+
+    KERAS_BACKEND=jax python tools/mutants.py              # every mutant, fast tests
+    KERAS_BACKEND=jax python tools/mutants.py --slow       # survivors again, with slow tests
+    python tools/mutants.py --list                         # what each mutant breaks
+
+Each mutant is a bug a reader could write (a resume key dropped, a gate flipped, a median
+made a mean), not a syntactic variant: a string in a file replaced by another. The file is
+restored whatever happens. A mutant whose text is no longer found is reported as stale,
+so the list keeps up with the code. Results: docs/mutants.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    path: str
+    old: str
+    new: str
+
+
+M = Mutant
+MUTANTS = [
+    # the sweep: resume, rounds, what counts
+    M("resume ignores the precision", "cnnbench/records.py",
+      'precision: str = _key(default="fp32")', 'precision: str = field(default="fp32")'),
+    M("resume ignores the epochs", "cnnbench/records.py",
+      "    epochs: int = _key()\n", "    epochs: int\n"),
+    M("resume ignores the versions", "cnnbench/records.py",
+      "versions: dict[str, str] = _key(default_factory=dict)",
+      "versions: dict[str, str] = field(default_factory=dict)"),
+    M("resume takes another machine's run", "cnnbench/sweep.py",
+      "        if not same_machine(machine, self.machine):\n            return False\n", ""),
+    M("resume takes a tune candidate", "cnnbench/sweep.py",
+      'if record.get("warmup") or record.get("candidate") or', 'if record.get("warmup") or'),
+    M("resume takes a failed run", "cnnbench/sweep.py",
+      "return not self.problems(record[\"result\"])", "return True"),
+    M("resume ignores the settings", "cnnbench/sweep.py",
+      "and settings_match(wanted, result.get(\"settings\") or {})", "and True"),
+    M("round i seeds with seed", "cnnbench/sweep.py",
+      "seed=self.seed + round_,", "seed=self.seed,"),
+    M("a run on another device counts", "cnnbench/sweep.py",
+      'if result.get("device") != self.device_name:', "if False:"),
+    M("a run in another precision counts", "cnnbench/sweep.py",
+      'if result.get("precision") != self.precision:', "if False:"),
+    M("machines compared on the model alone", "cnnbench/backend.py",
+      'MACHINE_KEYS = ("cpu_model", "cpu_count", "gpu")', 'MACHINE_KEYS = ("cpu_model",)'),
+    # the checks
+    M("a run at the floor fails it", "cnnbench/checks.py",
+      'result["val_accuracy"] >= floor.val_accuracy',
+      'result["val_accuracy"] > floor.val_accuracy'),
+    M("the test-error gate flipped", "cnnbench/checks.py",
+      'result["test_error"] <= floor.test_error', 'result["test_error"] >= floor.test_error'),
+    M("params checked at the 2017 widths only", "cnnbench/checks.py",
+      "want = reference.params if reference else param_count(filters)",
+      "want = reference.params if reference else result['params']"),
+    M("a NaN runtime counts", "cnnbench/checks.py",
+      'if not (finite(result["runtime_s"]) and result["runtime_s"] > 0):', "if False:"),
+    M("a diverged validation loss passes", "cnnbench/checks.py",
+      'zip(history["loss"], history["val_loss"], strict=False)',
+      'zip(history["loss"], history["loss"], strict=False)'),
+    M("the full-length floor is the shortened one", "cnnbench/checks.py",
+      "return Floor(VAL_ACCURACY_FLOOR, TEST_ERROR_CEILING", "return Floor(0.90, None"),
+    # the files
+    M("append without its lock", "cnnbench/results.py",
+      "        fcntl.flock(f, fcntl.LOCK_EX)\n", ""),
+    M("append without fsync", "cnnbench/results.py", "            os.fsync(f.fileno())\n", ""),
+    M("append cuts a stranger's last line", "cnnbench/results.py",
+      "if not data[tail:].startswith(PREFIX[: len(data) - tail]):", "if False:"),
+    M("a results file is not checked", "cnnbench/results.py",
+      "    if regular_file(path, flag) and path.stat().st_size:", "    if False:"),
+    M("a FIFO passes as a file", "cnnbench/files.py",
+      "    if not stat.S_ISREG(mode):", "    if False:"),
+    M("check_writable creates folders", "cnnbench/files.py",
+      "    folder = target.parent\n",
+      "    target.parent.mkdir(parents=True, exist_ok=True)\n    folder = target.parent\n"),
+    # the data
+    M("verify skips the dtype", "cnnbench/data.py", "if array.dtype != np.uint8:", "if False:"),
+    M("verify skips the shape", "cnnbench/data.py",
+      "if array.shape != SHAPES[key]:", "if False:"),
+    M("a FIFO cache is opened", "cnnbench/data.py",
+      "if not stat.S_ISREG(os.stat(source).st_mode):", "if False:"),
+    M("KERAS_HOME not expanded", "cnnbench/data.py",
+      "return Path(os.path.expanduser(keras_home))", "return Path(keras_home)"),
+    M("the hub pickle inflates unbounded", "cnnbench/hub.py",
+      "    if len(payload) > limit:", "    if False:"),
+    # options
+    M("duplicates in a list pass", "cnnbench/options.py", "    if twice:", "    if False:"),
+    M("lists unbounded", "cnnbench/options.py",
+      "    if len(values) > MAX_VALUES:", "    if False:"),
+    # precision
+    M("torch cuDNN TF32 left on", "cnnbench/precision.py",
+      "torch.backends.cudnn.allow_tf32 = tf32", "torch.backends.cudnn.allow_tf32 = True"),
+    M("Keras ignores bf16", "cnnbench/precision.py",
+      'return "mixed_bfloat16" if precision == "bf16" else "float32"', 'return "float32"'),
+    M("tf32 on a CPU recorded as tf32", "cnnbench/precision.py",
+      'return "fp32" if precision == "tf32" and device_kind == "cpu" else precision',
+      "return precision"),
+    # training
+    M("Keras tuned runs the defaults", "cnnbench/train.py",
+      "        if per_call != 1:\n", "        if False:\n"),
+    # the report
+    M("a cell's median made a mean", "cnnbench/report/grid.py",
+      "median, low, high, n = values.median(),", "median, low, high, n = values.mean(),"),
+    M("the accuracy cell is a mean", "cnnbench/report/tables.py",
+      'acc, err = runs["val_accuracy"].median()', 'acc, err = runs["val_accuracy"].mean()'),
+    M("the headline takes the minimum", "cnnbench/report/headline.py",
+      'seconds, accuracy = runs["runtime_s"].median()',
+      'seconds, accuracy = runs["runtime_s"].min()'),
+    M("the headline bolds the slowest", "cnnbench/report/headline.py",
+      "cell.seconds < rows[best].cells[i].seconds", "cell.seconds > rows[best].cells[i].seconds"),
+    M("the limit with forward FLOPs", "cnnbench/report/frame.py",
+      "train_flops_per_sample(filters) * result[\"train_samples\"]",
+      "forward_flops_per_sample(filters) * result[\"train_samples\"]"),
+    M("Keras/native pools machines", "cnnbench/report/frame.py",
+      'same = ["kind", "machine", "backend",', 'same = ["kind", "backend",'),
+    M("a repeated round pooled", "cnnbench/report/frame.py",
+      '    if not repeated.any():\n', '    if True:\n'),
+    M("the CSV drops a column", "cnnbench/report/render.py",
+      '"params", "cpu_model",', '"cpu_model",'),
+    M("the README block appended", "cnnbench/report/headline.py",
+      'write_atomic(path, old[:start] + "\\n" + text + "\\n" + old[end:])',
+      'write_atomic(path, old[:start] + "\\n" + text + "\\n" + old[start:])'),
+    M("the noise rule widened", "cnnbench/report/compare.py",
+      "if self.new.min() > self.base.max() and", "if self.new.median() > self.base.max() and"),
+    M("'faster' never reported", "cnnbench/report/compare.py",
+      'return "faster"', 'return "within noise"'),
+    M("a gate that compared nothing passes", "cnnbench/report/cli.py",
+      "if args.fail_above is not None and not verdicts(data, base):", "if False:"),
+    M("names not escaped in Markdown", "cnnbench/report/grid.py",
+      'return str(text).replace("&", "&amp;").translate(MARKUP)', "return str(text)"),
+    M("readme markers checked late", "cnnbench/report/cli.py",
+      "            block(Path(target), name, optional=name == \"verdict\")", "            pass"),
+    M("runs at another rate dropped silently", "cnnbench/report/frame.py",
+      "    if lost.empty:\n        return []", "    if True:\n        return []"),
+    M("an infinite GFLOP/s accepted", "cnnbench/report/fields.py",
+      '"achieved_gflops": (lambda v: _number(v, above=0)', '"achieved_gflops": (lambda v: True'),
+    M("wide tables squeezed", "cnnbench/report/grid.py",
+      "        if groups[-1] and width(model, [*groups[-1], i]) > budget:", "        if False:"),
+    M("the 2017 rows on shortened runs", "cnnbench/report/tables.py",
+      "    if full_length:\n        table.rows += reference_rows",
+      "    if True:\n        table.rows += reference_rows"),
+]  # fmt: skip
+
+
+def tests(slow: bool) -> list[str]:
+    marker = [] if slow else ["-m", "not slow"]
+    return [sys.executable, "-m", "pytest", "tests", "-x", "-q", "-p", "no:cacheprovider",
+            *marker]  # fmt: skip
+
+
+def run(mutant: Mutant, slow: bool) -> str:
+    path = ROOT / mutant.path
+    original = path.read_text()
+    if original.count(mutant.old) != 1:
+        return "stale"
+    path.write_text(original.replace(mutant.old, mutant.new))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the suite's subprocesses import it too
+    try:
+        done = subprocess.run(tests(slow), cwd=ROOT, env=env, capture_output=True, text=True)
+    finally:
+        path.write_text(original)
+    return "killed" if done.returncode != 0 else "survived"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--slow", action="store_true", help="with the slow tests too")
+    parser.add_argument("--list", action="store_true", help="list the mutants and stop")
+    parser.add_argument("-k", default="", help="only mutants whose name contains this")
+    args = parser.parse_args()
+    chosen = [m for m in MUTANTS if args.k in m.name]
+    if args.list:
+        for m in chosen:
+            print(f"{m.path}: {m.name}")
+        return 0
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    verdicts = {}
+    for i, mutant in enumerate(chosen, 1):
+        start = time.perf_counter()
+        verdicts[mutant.name] = run(mutant, args.slow)
+        seconds = time.perf_counter() - start
+        print(f"[{i}/{len(chosen)}] {verdicts[mutant.name]:8} {mutant.name} ({seconds:.0f} s)")
+    killed = sum(v == "killed" for v in verdicts.values())
+    counted = sum(v != "stale" for v in verdicts.values())
+    print(f"killed {killed} of {counted} ({killed / max(counted, 1):.0%}); "
+          f"stale {len(verdicts) - counted}")  # fmt: skip
+    return 0 if all(v != "stale" for v in verdicts.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
