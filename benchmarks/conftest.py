@@ -31,9 +31,9 @@ from cnnbench.backend import (
 from cnnbench.errors import DataError, PathError
 from cnnbench.files import check_writable
 from cnnbench.precision import effective
-from cnnbench.records import IMPLS, RunConfig, variant_id
+from cnnbench.records import VARIANTS, RunConfig, variant_id, variants
 from cnnbench.session import Session
-from cnnbench.sweep import Sweep, commit, variants
+from cnnbench.sweep import Sweep, commit
 
 SWEEP = pytest.StashKey[Sweep]()
 LISTS_KEY = pytest.StashKey[dict]()
@@ -135,7 +135,7 @@ def _choices(path: str | None) -> dict:
         raise pytest.UsageError(f"--choices {path}: unreadable ({err})") from None
     if not isinstance(choices, dict) or not all(isinstance(v, dict) for v in choices.values()):
         raise pytest.UsageError(f"--choices {path}: expected {{path id: settings}}")
-    known = [variant_id(*v) for v in variants(list(IMPLS), list(profiles.KERAS))]
+    known = [variant_id(*v) for v in VARIANTS]
     unknown = sorted(set(choices) - set(known))
     if unknown:
         raise pytest.UsageError(

@@ -97,9 +97,28 @@ class RunConfig:
 CHOICES = {f.name: f.metadata["choices"] for f in dataclasses.fields(RunConfig) if f.metadata}
 
 
+Variant = tuple[str, "str | None"]  # (impl, profile); native has no profile
+
+
+def variants(impls, profile_names) -> list[Variant]:
+    """(impl, profile) pairs: each Keras profile, and native once (it has no profile)."""
+    pairs: list[Variant] = []
+    for impl in impls:
+        pairs += [(impl, p) for p in profile_names] if impl == "keras" else [(impl, None)]
+    return pairs
+
+
+VARIANTS = variants(IMPLS, tuple(profiles.KERAS))  # every path, in display order
+
+
 def variant_id(impl: str, profile: str | None) -> str:
     """`keras-default`, `keras-tuned`, `native`: how a path is named in ids and files."""
     return impl if profile is None else f"{impl}-{profile}"
+
+
+def path_label(impl: str, profile: str | None) -> str:
+    """`keras default`, `keras tuned`, `native`: how the report names a path (its id)."""
+    return variant_id(impl, profile).replace("-", " ")
 
 
 @dataclass(frozen=True)

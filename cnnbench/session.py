@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cnnbench.experiment import LEARNING_RATE, LR_FILTERS
-from cnnbench.records import variant_id
-from cnnbench.sweep import Sweep, Variant, estimate_seconds
+from cnnbench.records import Variant, variant_id
+from cnnbench.sweep import Sweep, estimate_seconds
 
 
 class Session:

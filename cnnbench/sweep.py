@@ -28,17 +28,7 @@ from pathlib import Path
 from cnnbench import checks, profiles, results
 from cnnbench.backend import kind_of, same_machine
 from cnnbench.experiment import BATCH_SIZE, LEARNING_RATE, WARMUP_SAMPLES
-from cnnbench.records import RunConfig, RunResult, asked, variant_id
-
-Variant = tuple[str, "str | None"]  # (impl, profile); native has no profile
-
-
-def variants(impls: list[str], profile_names: list[str]) -> list[Variant]:
-    """(impl, profile) pairs: each Keras profile, and native once (it has no profile)."""
-    pairs: list[Variant] = []
-    for impl in impls:
-        pairs += [(impl, p) for p in profile_names] if impl == "keras" else [(impl, None)]
-    return pairs
+from cnnbench.records import RunConfig, RunResult, Variant, asked, variant_id
 
 
 def settings_match(wanted: Mapping, recorded: Mapping) -> bool:

@@ -44,10 +44,15 @@ def test_check_writable_refuses_before_any_work(tmp_path, where, message):
     }.get(where, where)
     if where == "fifo":
         os.mkfifo(path)
+        held = os.open(path, os.O_RDWR | os.O_NONBLOCK)  # so an open() for writing never blocks
     if where == "broken-link":
         path.symlink_to(tmp_path / "nowhere")
-    with pytest.raises(PathError, match=f"^--json {path}: {message}"):
-        check_writable(path, "--json")
+    try:
+        with pytest.raises(PathError, match=f"^--json {path}: {message}"):
+            check_writable(path, "--json")
+    finally:
+        if where == "fifo":
+            os.close(held)
 
 
 def test_check_writable_creates_nothing(tmp_path):

@@ -9,8 +9,8 @@ import pytest
 
 from cnnbench import profiles, results
 from cnnbench.analytic import train_flops_per_sample
-from cnnbench.records import KEY_FIELDS, RunConfig
-from cnnbench.sweep import Sweep, estimate_seconds, settings_match, variants
+from cnnbench.records import KEY_FIELDS, RunConfig, variants
+from cnnbench.sweep import Sweep, estimate_seconds, settings_match
 
 VERSIONS = {"python": "3.11", "keras": "3.15.1", "jax": "0.10.2"}
 MACHINE = {"versions": VERSIONS, "cpu_model": "test cpu", "cpu_count": 2, "gpu": None}
@@ -104,6 +104,7 @@ def test_resume_finds_exactly_the_round_on_file(tmp_path):
         {
             "benchmark": name,
             "round": 0,
+            "machine": MACHINE,
             "result": _result(config, settings={"loop": "scan", "pool": "window", "conv": "xla"}),
         },
     )

@@ -33,11 +33,18 @@ from cnnbench.experiment import (  # noqa: E402
     reference_label,
 )
 from cnnbench.files import write_atomic  # noqa: E402
-from cnnbench.report.frame import ROW_KEYS, by, by_length, lr_experiment, overhead  # noqa: E402
+from cnnbench.report.frame import (  # noqa: E402
+    PATHS,
+    ROW_KEYS,
+    by,
+    by_length,
+    lr_experiment,
+    overhead,
+)
 from cnnbench.report.grid import length_title, row_labels  # noqa: E402
 
 BACKEND_COLORS = {"tensorflow": "tab:orange", "torch": "tab:red", "jax": "tab:blue"}
-PATH_LINES = {"keras default": "-", "keras tuned": "--", "native": ":"}
+PATH_LINES = dict(zip(PATHS, ("-", "--", ":"), strict=False))  # line style per path
 KIND_MARKERS = {"cpu": "o", "gpu": "s"}
 
 

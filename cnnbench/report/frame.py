@@ -18,13 +18,14 @@ import pandas as pd
 from cnnbench.analytic import forward_flops_per_sample, train_flops_per_sample
 from cnnbench.checks import VAL_ACCURACY_FLOOR
 from cnnbench.experiment import FULL_LENGTH, LEARNING_RATE, LR_FILTERS, VALIDATION_SIZE
+from cnnbench.records import VARIANTS, path_label
 from cnnbench.report.read import Run
 
 TARGETS = (VAL_ACCURACY_FLOOR, 0.99)  # the floor every passing full-length run reaches
 ROW_KEYS = ("kind", "machine", "backend", "path", "precision")  # one table row
 LENGTH_KEYS = ("epochs", "train_samples", "batch_size")
 ROUND_KEYS = (*ROW_KEYS, *LENGTH_KEYS, "learning_rate", "filters", "seed")  # one round
-PATHS = ("keras default", "keras tuned", "native")  # display order
+PATHS = tuple(path_label(*variant) for variant in VARIANTS)  # display order
 
 
 NAME_LIMIT = 48  # characters of a device or CPU name in a table, a figure, the CSV
@@ -40,9 +41,8 @@ def plain(text: object, limit: int = NAME_LIMIT) -> str | None:
 
 
 def path_of(result: dict) -> str:
-    if result.get("impl", "keras") == "native":
-        return "native"
-    return f"keras {result.get('profile') or 'default'}"
+    impl = result.get("impl", "keras")
+    return path_label(impl, None if impl == "native" else result.get("profile") or "default")
 
 
 def machine_of(result: dict, machine: dict | None) -> str:
