@@ -1,24 +1,26 @@
-"""pytest glue for the cnnbench benchmark suite; the sweep itself is `cnnbench.sweep`.
+"""pytest glue for the cnnbench benchmark suite; the sweep itself is `cnnbench.plan` (which
+runs, in what order, in which shard) and `cnnbench.sweep` (what is on file, what counts).
 
     KERAS_BACKEND=jax pytest benchmarks/ --benchmark-json out.json [--filters 8,16]
         [--lrs 0.1,0.01] [--epochs N] [--train-subset N] [--rounds R] [--seed S]
         [--device cpu|gpu|auto] [--precision fp32|tf32|bf16] [--impl keras,native]
-        [--profile default,tuned] [--results PATH] [--resume] [--choices TUNE.json]
+        [--profile default,tuned] [--lr-paths keras-default] [--shard K/N]
+        [--results PATH] [--resume] [--choices TUNE.json] [--quick]
 
 The backend is `KERAS_BACKEND`. pytest-benchmark times exactly the run's `fit` (its
 `runtime_s`): the model is built in pedantic's `setup`, checked and recorded in its
-`teardown`.
+`teardown`. Each benchmark's parameters are scalars (filters, path, learning_rate,
+round_), its name the plan's.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
-from cnnbench import experiment, options, profiles, results
+from cnnbench import estimate, experiment, options, plan, request, results
 from cnnbench.backend import (
     BACKENDS,
     DeviceError,
@@ -31,36 +33,23 @@ from cnnbench.backend import (
 from cnnbench.errors import DataError, PathError
 from cnnbench.files import check_writable
 from cnnbench.precision import effective
-from cnnbench.records import VARIANTS, RunConfig, variant_id, variants
+from cnnbench.records import RunConfig, variant_id
 from cnnbench.session import Session
 from cnnbench.sweep import Sweep, commit
 
 SWEEP = pytest.StashKey[Sweep]()
-LISTS_KEY = pytest.StashKey[dict]()
-DATA_KEY = pytest.StashKey[object]()
-NAMES = ("filters", "learning_rate", "epochs", "train_subset", "seed", "device")
-NAMES += ("impl", "profile", "precision")
-LISTS = {
-    "filters": ",".join(map(str, experiment.FILTERS)),
-    "learning_rate": ",".join(map(str, experiment.LEARNING_RATES)),
-    "impl": "keras",
-    "profile": "default",
-}
-DEFAULTS = {**options.defaults(NAMES, LISTS), "rounds": experiment.ROUNDS}
-# A first look; each preset stands only where the option was not given.
-QUICK = {"filters": "8,16", "lrs": "0.1,0.01", "epochs": 1, "train_subset": 5500, "rounds": 1}
-MAX_ROUNDS = 100  # a median needs 3; a hundred is already a study
+PLAN = pytest.StashKey[list]()  # this session's share of the plan, in order
+NOTES = pytest.StashKey[list]()
+DATA = pytest.StashKey[object]()
+BENCH = pytest.StashKey[Session]()  # set once collection is done
+DESTS = [options.dest(flags, spec) for flags, spec in request.option_specs()]
+PARAMS = ("filters", "path", "learning_rate", "round_")  # each benchmark's, as scalars
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("cnnbench", "cnnbench benchmark options")
-    options.add_config_options(group.addoption, NAMES, LISTS, unset=True)
-    group.addoption(
-        "--rounds",
-        type=int,
-        default=None,
-        help=f"timed runs per benchmark, seeds S..S+R-1 (default: {experiment.ROUNDS})",
-    )
+    for flags, spec in request.option_specs():
+        group.addoption(*flags, **spec)
     group.addoption(
         "--results",
         default=None,
@@ -71,35 +60,6 @@ def pytest_addoption(parser):
     group.addoption(
         "--resume", action="store_true", help="skip runs the results file already holds"
     )
-    quick = ", ".join(f"{k} {v}" for k, v in QUICK.items())
-    group.addoption(
-        "--quick",
-        action="store_true",
-        help=f"a first look ({quick}); options given explicitly win",
-    )
-    group.addoption(
-        "--choices",
-        default=None,
-        metavar="PATH",
-        help="settings per path chosen by `python -m cnnbench tune --write-choices`",
-    )
-
-
-def _resolve(config) -> None:
-    """Fill every option not given: the --quick preset, else its default."""
-    quick = config.getoption("--quick")
-    for dest, default in DEFAULTS.items():
-        if getattr(config.option, dest) is None:
-            setattr(config.option, dest, QUICK.get(dest, default) if quick else default)
-
-
-def _lists(config) -> dict[str, list]:
-    values = {}
-    for name in LISTS:
-        flag = options.LIST_FLAGS.get(name, "--" + name)
-        kind, choices = options.list_kind(name)
-        values[name] = _usage(options.parse_list, config.getoption(flag), kind, choices, flag)
-    return values
 
 
 def _usage(check, *args, **kwargs):
@@ -110,7 +70,7 @@ def _usage(check, *args, **kwargs):
         raise pytest.UsageError(str(err)) from None
 
 
-def _fits(backend: str, kind: str, device: str, filters: list[int], subset) -> None:
+def _fits(backend: str, kind: str, device: str, filters, subset) -> None:
     """The widest run must fit in the device's memory: refuse the sweep, not each run."""
     from cnnbench.train import memory_problem
 
@@ -124,24 +84,6 @@ def _path(value) -> Path | None:
     if value is None:
         return None
     return Path(value.name if hasattr(value, "write") else value)  # pytest-benchmark < 5.3
-
-
-def _choices(path: str | None) -> dict:
-    if path is None:
-        return {}
-    try:
-        choices = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise pytest.UsageError(f"--choices {path}: unreadable ({err})") from None
-    if not isinstance(choices, dict) or not all(isinstance(v, dict) for v in choices.values()):
-        raise pytest.UsageError(f"--choices {path}: expected {{path id: settings}}")
-    known = [variant_id(*v) for v in VARIANTS]
-    unknown = sorted(set(choices) - set(known))
-    if unknown:
-        raise pytest.UsageError(
-            f"--choices {path}: unknown path id {', '.join(unknown)}; known: {', '.join(known)}"
-        )
-    return choices
 
 
 def _timing_on(config) -> None:
@@ -178,6 +120,31 @@ def _outputs(config, backend: str, kind: str) -> Path:
     return path
 
 
+def _spec(config, backend: str, kind: str) -> plan.Spec:
+    """The options resolved for this kind of device, into the plan's Spec; the run's own
+    checks at the first and last round's seed."""
+    values = request.resolve({dest: getattr(config.option, dest) for dest in DESTS}, kind)
+    for dest, value in values.items():
+        setattr(config.option, dest, value)
+    for seed in (values["seed"], values["seed"] + max(values["rounds"], 1) - 1):
+        _usage(
+            RunConfig,
+            epochs=values["epochs"],
+            train_subset=values["train_subset"],
+            seed=seed,
+            precision=values["precision"],
+        )
+    choices = _usage(request.read_choices, values["choices"])
+    spec = _usage(request.spec, values, backend, kind, choices)
+    if backend not in spec.backends:
+        raise pytest.UsageError(
+            f"--plan-backends {values['plan_backends']}: must hold this session's "
+            f"KERAS_BACKEND={backend}"
+        )
+    _usage(request.check_choices, choices, spec.backends)
+    return spec
+
+
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's: its session is known
 def pytest_configure(config):
     # The unit tests turn warnings into errors (pyproject); a benchmark reports them
@@ -185,28 +152,14 @@ def pytest_configure(config):
     # one every step) must not throw away minutes of measured training. Appended last,
     # this filter takes precedence over the ini's "error".
     config.addinivalue_line("filterwarnings", "default")
-    _resolve(config)
     _timing_on(config)
-    device = config.getoption("device")
+    device = config.getoption("device") or "auto"
     if device == "cpu":
         hide_gpus()  # before any backend is imported
     backend = os.environ.get("KERAS_BACKEND") or "tensorflow"
     if backend not in BACKENDS:
         raise pytest.UsageError(f"KERAS_BACKEND={backend!r}: expected one of {', '.join(BACKENDS)}")
-    rounds = config.getoption("--rounds")
-    if not 1 <= rounds <= MAX_ROUNDS:
-        raise pytest.UsageError(f"--rounds must be in 1..{MAX_ROUNDS}, got {rounds}")
-    seed = config.getoption("seed")
-    for first_or_last in (seed, seed + rounds - 1):  # the run's own checks, before it trains
-        _usage(
-            RunConfig,
-            epochs=config.getoption("epochs"),
-            train_subset=config.getoption("train_subset"),
-            seed=first_or_last,
-            precision=config.getoption("precision"),
-        )
-    lists = _lists(config)
-    choices = _choices(config.getoption("--choices"))
+    _spec(config, backend, "cpu")  # every option's own check, before a backend loads
     quiet(backend)
     import keras  # noqa: F401  (imports the backend named by KERAS_BACKEND)
 
@@ -217,18 +170,14 @@ def pytest_configure(config):
             f"--device gpu: the {backend} backend sees no GPU; nothing was run"
         ) from None
     kind = kind_of(device_name)
+    spec = _spec(config, backend, kind)
     results_path = _outputs(config, backend, kind)
-    _fits(backend, kind, device, lists["filters"], config.getoption("train_subset"))
-    for path, settings in choices.items():
-        impl = "native" if path == "native" else "keras"
-        try:
-            profiles.check(impl, backend, settings)
-        except ValueError as err:
-            raise pytest.UsageError(f"--choices: {path}: {err}") from None
+    subset = config.getoption("train_subset")
+    _fits(backend, kind, device, spec.filters, subset)
     machine = machine_info(backend, device_name)
     # CNNBENCH_COMMIT, when set, names the commit of a copied tree whose .git may be stale
     machine["commit"] = os.environ.get("CNNBENCH_COMMIT") or commit(config.rootpath)
-    config.stash[SWEEP] = Sweep(
+    sweep = Sweep(
         backend=backend,
         device=device,
         device_name=device_name,
@@ -236,20 +185,39 @@ def pytest_configure(config):
         results_path=results_path,
         precision=effective(config.getoption("precision"), kind),
         epochs=config.getoption("epochs"),
-        train_subset=config.getoption("train_subset"),
-        seed=seed,
-        rounds=rounds,
+        train_subset=subset,
+        seed=config.getoption("seed"),
+        rounds=spec.rounds,
         resume=config.getoption("--resume"),
-        variants=variants(lists["impl"], lists["profile"]),
-        choices=choices,
+        variants=list(spec.variants),
+        choices=dict(spec.choices),
         write=lambda line: _write(config, line),
     )
-    config.stash[LISTS_KEY] = lists
+    sweep.sweep_id = plan.sweep_id(
+        spec,
+        epochs=sweep.epochs,
+        train_subset=subset,
+        precision=sweep.precision,
+        seed=sweep.seed,
+    )
+    sweep.shard = "{}/{}".format(*spec.shard)
+    images = sweep.epochs * (subset or experiment.TRAIN_SIZE)
+    cost = estimate.balancing(kind, sweep.precision, images)
+    whole = plan.plan(spec)
+    config.stash[PLAN] = [r for r in plan.shard(whole, *spec.shard, cost) if r.backend == backend]
+    config.stash[NOTES] = plan.notes(spec)
+    if spec.shard != (1, 1):
+        share = plan.hours(plan.makespan(whole, spec.shard[1], cost))
+        config.stash[NOTES].append(
+            f"shard {spec.shard[0]}/{spec.shard[1]} of a {len(whole)}-run plan "
+            f"(longest shard about {share} by the published rates)"
+        )
+    config.stash[SWEEP] = sweep
     if not config.option.collectonly:  # MNIST, once, before anything trains
         from cnnbench.data import load
 
         try:
-            config.stash[DATA_KEY] = load()
+            config.stash[DATA] = load()
         except DataError as err:
             raise pytest.UsageError(f"MNIST: {err}") from None
 
@@ -269,50 +237,41 @@ def _write(config, line: str) -> None:
 
 def pytest_report_header(config):
     s = config.stash[SWEEP]
-    data = config.stash.get(DATA_KEY, None)
+    data = config.stash.get(DATA, None)
     return [
         f"cnnbench: backend {s.backend} on {s.device_name} (--device {s.device}), "
         f"precision {s.precision}, epochs {s.epochs}, train subset {s.train_subset or 'all'}, "
         f"rounds {s.rounds}, results {s.results_path}{' (resume)' if s.resume else ''}",
         *([f"cnnbench: MNIST from {data.source}"] if data is not None else []),
+        *(f"cnnbench: {note}" for note in config.stash[NOTES]),
     ]
 
 
 def pytest_generate_tests(metafunc):
-    s, lists = metafunc.config.stash[SWEEP], metafunc.config.stash[LISTS_KEY]
-    if "filters" in metafunc.fixturenames:
-        metafunc.parametrize("filters", lists["filters"], ids=str)
-    if "variant" in metafunc.fixturenames:
-        ids = [variant_id(*v) for v in s.variants]
-        metafunc.parametrize("variant", s.variants, ids=ids)
-    if "learning_rate" in metafunc.fixturenames:
-        metafunc.parametrize("learning_rate", lists["learning_rate"], ids=lambda lr: f"{lr:g}")
-    if "round_" in metafunc.fixturenames:
-        metafunc.parametrize("round_", range(s.rounds), ids=lambda r: f"r{r}")
+    if set(PARAMS) <= set(metafunc.fixturenames):
+        runs = [r for r in metafunc.config.stash[PLAN] if r.test == metafunc.function.__name__]
+        values = [(r.filters, variant_id(*r.variant), r.learning_rate, r.round) for r in runs]
+        metafunc.parametrize(PARAMS, values, ids=[r.param_id for r in runs])
 
 
 def pytest_collection_modifyitems(config, items):
-    """Round by round: every benchmark's round 0, then every round 1, ... (stable)."""
-    items.sort(key=lambda item: getattr(item, "callspec", None) and item.callspec.params["round_"])
+    """In plan order: round by round, as the plan lists them."""
+    order = {run.name: i for i, run in enumerate(config.stash[PLAN])}
+    items.sort(key=lambda item: order.get(item.name, -1))
 
 
 def pytest_collection_finish(session):
-    planned = [
-        (item.name, item.callspec.params)
-        for item in session.items
-        if hasattr(item, "callspec") and "round_" in item.callspec.params
-    ]
-    sweep, data = session.config.stash[SWEEP], session.config.stash.get(DATA_KEY, None)
-    session.config.stash[BENCH_KEY] = Session(sweep, len(session.items), planned, pytest.skip, data)
-    sweep.write(f"cnnbench: {len(session.items)} runs planned, round by round")
-
-
-BENCH_KEY = pytest.StashKey[Session]()  # set once collection knows how many runs there are
+    config = session.config
+    names = {item.name for item in session.items}
+    runs = [run for run in config.stash[PLAN] if run.name in names]  # after -k and the like
+    bench = Session(config.stash[SWEEP], runs, pytest.skip, config.stash.get(DATA, None))
+    config.stash[BENCH] = bench
+    bench.sweep.write(bench.summary())
 
 
 @pytest.fixture(scope="session")
 def bench(request) -> Session:
-    return request.config.stash[BENCH_KEY]
+    return request.config.stash[BENCH]
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

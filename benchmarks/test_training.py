@@ -4,10 +4,12 @@
 - `test_learning_rate`: learning curves at 16 filters for lr 0.1 .. 0.0001 (Figures 1-4);
   its lr 0.1 run is `test_filters[16-...]`'s when the session has that one.
 
-Each is parametrized by `variant` (`--impl`, `--profile`: Keras default/tuned, native)
-and `round_` (`--rounds`; round i trains with seed + i). Each run trains a fresh model;
-its parameters and accuracy are checked before the time counts (`cnnbench.checks`), and
-`extra_info["runs"]` holds its full result, so the JSON alone rebuilds every table.
+Which runs, in which order and shard, is the plan's (`cnnbench.plan`); each benchmark's
+parameters are `filters`, `path` (`keras-default`, `keras-tuned`, `native`),
+`learning_rate` and `round_` (round i trains with seed + i). Each run trains a fresh
+model; its parameters and accuracy are checked before the time counts
+(`cnnbench.checks`), and `extra_info["runs"]` holds its full result, so the JSON alone
+rebuilds every table.
 """
 
 import pytest
@@ -16,18 +18,18 @@ from cnnbench.experiment import LEARNING_RATE, LR_FILTERS
 
 
 @pytest.mark.benchmark(group="filters")
-def test_filters(benchmark, bench, request, filters, variant, round_):
-    bench.measure(benchmark, request.node.name, variant, filters, LEARNING_RATE, round_)
+def test_filters(benchmark, bench, request, filters, path, learning_rate, round_):
+    bench.measure(benchmark, bench.planned(request.node.name))
 
 
-def _lr_order(bench, variant, round_):
+def _lr_order(bench, run):
     """lr 0.1, the report's best, must end at least as accurate as lr 0.0001 (same seed)."""
 
     def check(result):
         def final(lr):
             if result["learning_rate"] == lr:
                 return result
-            return bench.sweep.finished.get((variant, LR_FILTERS, lr, round_))
+            return bench.sweep.finished.get((run.variant, LR_FILTERS, lr, run.round))
 
         best, worst = final(LEARNING_RATE), final(0.0001)
         if best and worst and best["val_accuracy"] < worst["val_accuracy"]:
@@ -41,10 +43,6 @@ def _lr_order(bench, variant, round_):
 
 
 @pytest.mark.benchmark(group="learning_rate")
-def test_learning_rate(benchmark, bench, request, variant, learning_rate, round_):
-    twin = bench.twin(variant, learning_rate, round_)
-    if twin:
-        pytest.skip(f"the same run as {twin}")
-    check = _lr_order(bench, variant, round_)
-    name = request.node.name
-    bench.measure(benchmark, name, variant, LR_FILTERS, learning_rate, round_, extra=check)
+def test_learning_rate(benchmark, bench, request, filters, path, learning_rate, round_):
+    run = bench.planned(request.node.name)
+    bench.measure(benchmark, run, extra=_lr_order(bench, run))

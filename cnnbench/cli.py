@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cnnbench import options
+from cnnbench import options, sweep_cli
 from cnnbench.backend import BACKENDS, DEVICES, DeviceError, hide_gpus, quiet
 from cnnbench.errors import EXIT_USAGE, DataError, OneLineParser, PathError, UsageError
 from cnnbench.files import check_writable, regular_file, write_atomic
@@ -69,6 +69,8 @@ def _parser() -> OneLineParser:
     sizes = ", ".join(f"{n} on a {kind.upper()}" for kind, n in SIZES.items())
     peak.add_argument("--size", type=int, help=f"matrix size N (default: {sizes})")
 
+    sweep_cli.add_parser(sub)
+    sub.add_parser("sweep", help=f"the plan on Ray, a shard per device: {sweep_cli.SWEEP_USAGE}")
     sub.add_parser("report", help="tables, figures, summary.md: python -m cnnbench.report --help")
     return parser
 
@@ -85,29 +87,6 @@ def _backend(requested: str | None) -> str:
 def _keras_backend_in_process() -> str | None:
     keras = sys.modules.get("keras")
     return keras.backend.backend() if keras is not None else None
-
-
-def summary_block(result) -> str:
-    """The report's closing block, with the backend and device it ran on."""
-    from cnnbench.analytic import DENSE_UNITS
-
-    lines = [
-        "Training has been completed",
-        "",
-        f"Backend: {result.backend} on {result.device} ({result.precision})",
-        f"Total number of Epochs trained: {result.epochs}",
-        f"Batch size: {result.batch_size}",
-        f"Learning rate: {result.learning_rate:g}",
-        f"Number of units: {DENSE_UNITS}",
-        f"Number of filters: {result.filters}",
-        "",
-        f"Validation accuracy: {result.val_accuracy:.3f}",
-        f"Loss: {result.history['loss'][-1]:.3f}",
-        f"Test Error: {result.test_error:.4f}",
-        f"Runtime: {result.runtime_s:.2f} seconds",
-        f"Total number of parameters: {result.params}",
-    ]
-    return "\n".join(lines)
 
 
 def write_json(payload: dict, path: Path) -> None:
@@ -229,7 +208,7 @@ def _cmd_run(args, argv: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    print(summary_block(result))
+    print(result.summary())
     if args.json:
         write_json(result.to_dict(), Path(args.json))
         print(f"result written to {args.json}")
@@ -287,10 +266,14 @@ def main(argv: list[str] | None = None) -> int:
             from cnnbench.report.cli import main as report_main
 
             return report_main(argv[1:])
+        if argv[:1] == ["sweep"]:  # its own parser: what it does not know goes to pytest
+            return sweep_cli.sweep(argv[1:])
         args = _parser().parse_args(argv)
         commands = {"data": _cmd_data, "peak": _cmd_peak, "run": _cmd_run, "tune": _cmd_tune}
         if args.command == "data":
             return _cmd_data(args)
+        if args.command == "plan":
+            return sweep_cli.run(args)
         return commands[args.command](args, argv)
     except (UsageError, PathError, DataError, DeviceError) as err:
         print(f"cnnbench: error: {err}", file=sys.stderr)

@@ -181,6 +181,28 @@ class RunResult:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def summary(self) -> str:
+        """The report's closing block, with the backend and device it ran on."""
+        from cnnbench.analytic import DENSE_UNITS
+
+        lines = [
+            "Training has been completed",
+            "",
+            f"Backend: {self.backend} on {self.device} ({self.precision})",
+            f"Total number of Epochs trained: {self.epochs}",
+            f"Batch size: {self.batch_size}",
+            f"Learning rate: {self.learning_rate:g}",
+            f"Number of units: {DENSE_UNITS}",
+            f"Number of filters: {self.filters}",
+            "",
+            f"Validation accuracy: {self.val_accuracy:.3f}",
+            f"Training loss: {self.history['loss'][-1]:.3f}",
+            f"Test Error: {self.test_error:.4f}",
+            f"Runtime: {self.runtime_s:.2f} seconds",
+            f"Total number of parameters: {self.params}",
+        ]
+        return "\n".join(lines)
+
 
 KEY_FIELDS = tuple(f.name for f in dataclasses.fields(RunResult) if f.metadata.get("key"))
 

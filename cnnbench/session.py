@@ -1,36 +1,53 @@
 """A benchmark session: the state every benchmark of one pytest session shares.
 
-MNIST loaded once; before the first timed run, each path's warm-up at each width, the
-matmul peak and an estimate of the time the plan will take; then each run built
-(untimed), timed by pytest-benchmark's pedantic (`fit` alone), checked and recorded
-(untimed). The sweep's rules are `cnnbench.sweep`; `benchmarks/conftest.py` hands this
-the pytest pieces.
+Built from the plan (`cnnbench.plan`): this session's runs, the ones already on file and
+the ones to do, and an estimate, all said before the first warm-up. Then, before the
+first timed run, each path's warm-up at each width it still has runs to do at and the
+matmul peak; then each run built (untimed), timed by pytest-benchmark's pedantic (`fit`
+alone), checked and recorded (untimed). The sweep's rules are `cnnbench.sweep`;
+`benchmarks/conftest.py` hands this the pytest pieces, so the session runs in-process in
+the unit tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from cnnbench.experiment import LEARNING_RATE, LR_FILTERS
-from cnnbench.records import Variant, variant_id
-from cnnbench.sweep import Sweep, estimate_seconds
+from cnnbench.estimate import Estimator
+from cnnbench.plan import Planned, hours
+from cnnbench.records import path_label, variant_id
+from cnnbench.sweep import Sweep
 
 
 class Session:
-    """What each benchmark calls: time one run (`measure`), with the session's state."""
+    """What each benchmark calls: time one planned run (`measure`), with the session's
+    state."""
 
     def __init__(
         self,
         sweep: Sweep,
-        total: int,
-        planned: list[tuple[str, dict]],
+        runs: Sequence[Planned],
         skip: Callable,
         data=None,
+        estimator: Estimator | None = None,
     ) -> None:
-        self.sweep, self.total, self.started = sweep, total, 0
-        self.planned = planned  # (test name, its parameters) in the order they will run
+        self.sweep = sweep
+        self.runs = list(runs)  # this session's share of the plan, in order
         self.skip = skip  # pytest.skip: ends a benchmark with a reason
         self._data = data  # MNIST, loaded and verified when the session started
+        self.estimator = estimator or Estimator.build(
+            sweep.backend, sweep.kind, sweep.precision, sweep.like_records()
+        )
+        self.done = {run: sweep.on_file(run.name, self.config(run)) for run in self.runs}
+        self.todo = [run for run in self.runs if self.done[run] is None]
+        self.started = 0
+
+    def planned(self, name: str) -> Planned:
+        """The planned run a benchmark of this name times."""
+        return next(run for run in self.runs if run.name == name)
+
+    def config(self, run: Planned):
+        return self.sweep.config(run.variant, run.filters, run.learning_rate, run.round)
 
     @property
     def data(self):
@@ -40,70 +57,76 @@ class Session:
             self._data = load()
         return self._data
 
-    def _ready(self, filters: int) -> None:
-        """Warm every path up at every width, then measure the peak, once, before the first
-        timed run."""
+    def seconds(self, runs: Sequence[Planned]) -> float:
+        total = 0.0
+        for run in runs:
+            config = self.config(run)
+            images = config.epochs * config.train_samples
+            total += self.estimator.seconds(path_label(*run.variant), run.filters, images)
+        return total
+
+    def source(self) -> str:
+        paths = {path_label(*run.variant) for run in self.todo}
+        sources = {self.estimator.source(path) for path in paths}
+        if "none" in sources:
+            return "unknown until the warm-ups"
+        return "from " + " and ".join(sorted(sources))
+
+    def summary(self) -> str:
+        """Planned, on file, to do, and about how long: the counts agree by construction."""
+        on_file = len(self.runs) - len(self.todo)
+        estimate = self.source()
+        about = hours(self.seconds(self.todo))
+        how = f"about {about} ({estimate})" if "unknown" not in estimate else estimate
+        return (
+            f"cnnbench: {len(self.runs)} runs planned, {on_file} on file, "
+            f"{len(self.todo)} to do, {how}"
+        )
+
+    def _ready(self) -> None:
+        """Warm every path up at every width it still has runs to do at, then measure the
+        peak, once, before the first timed run; then say the estimate again, from the
+        warm-ups' own rates where nothing better was known."""
         from cnnbench.peak import SIZES, matmul_peak_gflops
-        from cnnbench.train import run
+        from cnnbench.train import run as train
 
         sweep = self.sweep
         if sweep.warmed_up:
             return
-        warmups = {}  # each path's widest warm-up: the rate of the estimate
-        widths = {filters, *(c.filters for _, c in self._configs())}
-        for config in sweep.warmup_configs(widths):
-            result = run(config, self.data)
+        warmups = []
+        for config in sweep.warmup_configs(self.todo):
+            result = train(config, self.data)
             sweep.record("warmup", 0, result, warmup=True)
+            warmups.append({"warmup": True, "result": result.to_dict()})
             path = variant_id(config.impl, config.recorded_profile)
-            warmups.setdefault(path, result.to_dict())
             sweep.write(
                 f"cnnbench: warm-up {path} {config.filters}f: {result.runtime_s:.1f} s (untimed)"
             )
         sweep.peak_gflops = matmul_peak_gflops(SIZES[sweep.kind], precision=sweep.precision)
         sweep.write(f"cnnbench: {sweep.precision} matmul peak {sweep.peak_gflops:.1f} GFLOP/s")
         sweep.warmed_up = True
-        todo = [c for name, c in self._configs() if sweep.on_file(name, c) is None]
-        records = sweep.records()
-        hours = estimate_seconds(todo, records, warmups) / 3600
-        sweep.write(
-            f"cnnbench: {len(todo)} runs to do, about {hours:.1f} h "
-            f"(from {'like runs on file, else ' if records else ''}the warm-up's rate)"
-        )
+        if "unknown" in self.source():
+            self.estimator.add(warmups)
+            sweep.write(
+                f"cnnbench: {len(self.todo)} runs to do, about {hours(self.seconds(self.todo))}"
+                " (from the warm-ups' rates)"
+            )
 
-    def twin(self, variant: Variant, learning_rate: float, round_: int) -> str | None:
-        """The filter-sweep run that a learning-rate run at lr 0.1 would repeat, if planned."""
-        name = f"test_filters[{LR_FILTERS}-{variant_id(*variant)}-r{round_}]"
-        planned = any(planned == name for planned, _ in self.planned)
-        return name if learning_rate == LEARNING_RATE and planned else None
-
-    def _configs(self):
-        for name, params in self.planned:
-            variant, lr = params["variant"], params.get("learning_rate", LEARNING_RATE)
-            if self.sweep.redundant(variant):
-                continue
-            if "filters" not in params and self.twin(variant, lr, params["round_"]):
-                continue
-            filters = params.get("filters", LR_FILTERS)
-            yield name, self.sweep.config(params["variant"], filters, lr, params["round_"])
-
-    def measure(self, benchmark, name, variant, filters, learning_rate, round_, extra=None):
+    def measure(self, benchmark, run: Planned, extra=None) -> None:
         """Time one run; it counts only once its checks pass."""
         from cnnbench.progress import EpochLog
         from cnnbench.train import prepare
 
         sweep = self.sweep
-        self.started += 1
-        config = sweep.config(variant, filters, learning_rate, round_)
-        key = (variant, filters, learning_rate, round_)
-        if sweep.redundant(variant):
-            self.skip(sweep.redundant(variant))
-        done = sweep.on_file(name, config)
-        if done is not None:
-            sweep.finished[key] = done
+        config = self.config(run)
+        key = (run.variant, run.filters, run.learning_rate, run.round)
+        if self.done.get(run) is not None:
+            sweep.finished[key] = self.done[run]
             self.skip(f"--resume: on file in {sweep.results_path}")
         data = self.data  # loaded before the clock starts
-        self._ready(filters)
-        label = f"[{self.started}/{self.total}] {sweep.backend} {sweep.device_name} {name}"
+        self._ready()
+        self.started += 1
+        label = f"[{self.started}/{len(self.todo)}] {sweep.backend} {sweep.device_name} {run.name}"
 
         def setup():
             return (prepare(config, data, callbacks=[EpochLog(label, sweep.write)]),), {}
@@ -115,10 +138,12 @@ class Session:
             result = prepared.finish(prepared.measured).with_peak(sweep.peak_gflops).to_dict()
             found = sweep.problems(result, extra)
             if found:
-                raise AssertionError(f"{name}: " + "; ".join(found))
-            sweep.record(name, round_, result)
+                raise AssertionError(f"{run.name}: " + "; ".join(found))
+            sweep.record(run.name, run.round, result)
             sweep.finished[key] = result
-            benchmark.extra_info.update(round=round_, runs=[result])
+            benchmark.extra_info.update(
+                round=run.round, runs=[result], sweep=sweep.sweep_id, shard=sweep.shard
+            )
             sweep.write(
                 f"{label} done: runtime {result['runtime_s']:.1f} s, "
                 f"val_accuracy {result['val_accuracy']:.4f}, "

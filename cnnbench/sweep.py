@@ -11,15 +11,17 @@
 - **Nothing lost.** Each finished run is appended at once to the results file
   (`cnnbench.results`); with `resume`, a run already on file with the same settings,
   round, backend, device, precision and versions is never redone.
-- **Warm-up.** Before the first timed run, each path trains briefly, untimed, so the
-  process's one-time costs (library loading, CUDA context, autotuning) land in no
-  run's time; the warm-up is recorded (`"warmup": true`), never reported.
+- **Warm-up.** Before the first timed run, each path trains briefly, untimed, at each
+  width it has runs to do at, so the process's one-time costs (library loading, CUDA
+  context, autotuning) land in no run's time; the warm-up is recorded
+  (`"warmup": true`), never reported.
+
+Which runs a session times, and in what order, is the plan's (`cnnbench.plan`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -73,6 +75,8 @@ class Sweep:
     choices: dict = field(default_factory=dict)  # variant id -> settings, from `tune`
     write: Callable[[str], None] = print
     finished: dict[tuple, dict] = field(default_factory=dict)  # (variant, f, lr, round)
+    sweep_id: str | None = None  # the plan's (`cnnbench.plan.sweep_id`), in every record
+    shard: str = "1/1"
     peak_gflops: float | None = None
     warmed_up: bool = False
     _records: list[dict] | None = None
@@ -137,27 +141,25 @@ class Sweep:
                 return result
         return None
 
-    def redundant(self, variant: Variant) -> str | None:
-        """Why a path need not run here: Keras `tuned` that is Keras's defaults on this
-        device would time the same thing twice."""
-        if variant != ("keras", "tuned") or variant_id(*variant) in self.choices:
-            return None
-        if profiles.same_as_default(self.backend, self.kind):
-            return f"keras tuned is keras default on {self.backend} {self.kind} (docs/tuning.md)"
-        return None
+    def like_records(self) -> list[dict]:
+        """The records on file of this machine: what the estimate's rates come from."""
+        return [r for r in self.records() if same_machine(r.get("machine") or {}, self.machine)]
 
-    def warmup_configs(self, widths: Iterable[int]) -> list[RunConfig]:
+    def warmup_configs(self, todo: Iterable) -> list[RunConfig]:
         """Short, untimed runs (two epochs: the second gives a steady rate for the
-        estimate), one per path at each width: the process's one-time costs, autotuning
-        each width's kernels included, then land in no timed run."""
+        estimate), one per path at each width it still has runs to do at, widest first:
+        the process's one-time costs, autotuning each width's kernels included, then land
+        in no timed run."""
         samples = min(WARMUP_SAMPLES, self.train_subset or WARMUP_SAMPLES)
+        pairs = {(run.filters, run.variant): None for run in todo}  # in plan order
+        widths = sorted({filters for filters, _ in pairs}, reverse=True)
         return [
             dataclasses.replace(
-                self.config(v, filters, LEARNING_RATE, 0), epochs=2, train_subset=samples
+                self.config(variant, filters, LEARNING_RATE, 0), epochs=2, train_subset=samples
             )
-            for filters in sorted(set(widths), reverse=True)
-            for v in self.variants
-            if not self.redundant(v)
+            for width in widths
+            for filters, variant in pairs
+            if filters == width
         ]
 
     def problems(self, result: dict, extra: Callable[[dict], list[str]] | None = None):
@@ -174,39 +176,10 @@ class Sweep:
     def record(self, name: str, round_: int, result: RunResult | dict, warmup=False) -> None:
         data = result.to_dict() if isinstance(result, RunResult) else result
         record = {"benchmark": name, "round": round_, "machine": self.machine, "result": data}
+        if self.sweep_id:
+            record.update(sweep=self.sweep_id, shard=self.shard)
         if warmup:
             record["warmup"] = True
         else:
             record["floor"] = checks.floor_for(data).reason
         results.append(self.results_path, record)
-
-
-def estimate_seconds(
-    configs: list[RunConfig], records: list[dict], warmups: Mapping[str, dict]
-) -> float:
-    """About how long `configs` will take: from like runs on file, scaled to their length,
-    else from each path's warm-up (its steady training FLOP/s, plus its compilation)."""
-    from cnnbench.analytic import train_flops_per_sample
-
-    seconds_per_image: dict[tuple, list[float]] = {}
-    for record in records:
-        r = record["result"]
-        if record.get("warmup") or record.get("candidate"):
-            continue
-        key = (r.get("impl"), r.get("profile"), r["filters"], r.get("precision"))
-        seconds_per_image.setdefault(key, []).append(
-            r["runtime_s"] / (r["epochs"] * r["train_samples"])
-        )
-    total = 0.0
-    for config in configs:
-        images = config.epochs * config.train_samples
-        key = (config.impl, config.recorded_profile, config.filters, config.precision)
-        if key in seconds_per_image:
-            total += statistics.median(seconds_per_image[key]) * images
-            continue
-        warmup = warmups[variant_id(config.impl, config.recorded_profile)]
-        steady = warmup["steady_epoch_s"] or warmup["runtime_s"] / warmup["epochs"]
-        rate = warmup["flops_per_sample"] * warmup["train_samples"] / steady
-        compile_s = max(warmup["first_epoch_s"] - steady, 0.0)
-        total += compile_s + images * train_flops_per_sample(config.filters) / rate
-    return total

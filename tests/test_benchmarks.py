@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnbench import results
+from cnnbench import profiles, results
 
 ROOT = Path(__file__).resolve().parents[1]
 SHORT = ["--epochs", "1", "--train-subset", "5000", "--device", "cpu"]
@@ -102,10 +102,12 @@ def _bench(backend, tmp_path, *args, env=None):
 def test_short_sweep_writes_json_and_resumes_round_by_round(backend, tmp_path):
     out, jsonl = tmp_path / "out.json", tmp_path / "results.jsonl"
     sweep = ("--filters", "4,8", "--lrs", "0.1,0.0001", "--results", str(jsonl))
+    sweep += ("--impl", "keras", "--profile", "default")
     done = _bench(backend, tmp_path, *sweep, "--rounds", "1", "--benchmark-json", str(out))
     assert done.returncode == 0, done.stdout[-3000:]
     assert "[1/4]" in done.stdout and "epoch 1/1" in done.stdout  # progress past capture
-    assert "cnnbench: 4 runs planned" in done.stdout and "warm-up keras-default" in done.stdout
+    assert "cnnbench: 4 runs planned, 0 on file, 4 to do" in done.stdout
+    assert "warm-up keras-default" in done.stdout
     assert "oneDNN" not in done.stdout + done.stderr  # the libraries' notices stay out
 
     report = json.loads(out.read_text())
@@ -133,6 +135,7 @@ def test_short_sweep_writes_json_and_resumes_round_by_round(backend, tmp_path):
     again = _bench(backend, tmp_path, *sweep, "--rounds", "2", "--resume", "-rs")
     assert again.returncode == 0, again.stdout[-3000:]
     assert "4 passed, 4 skipped" in again.stdout and "--resume: on file" in again.stdout
+    assert "cnnbench: 8 runs planned, 4 on file, 4 to do" in again.stdout
     records = [r for r in results.read(jsonl) if not r.get("warmup")]
     assert sorted(r["round"] for r in records) == [0, 0, 0, 0, 1, 1, 1, 1]
     seeds = {r["round"]: r["result"]["seed"] for r in records}
@@ -154,7 +157,8 @@ def test_the_timed_region_is_the_fit_alone(backend, tmp_path):
     done = _bench(
         backend,
         tmp_path,
-        *("-p", "fake_trainer", "--filters", "8", "-k", "test_filters", "--rounds", "2"),
+        *("-p", "fake_trainer", "--filters", "8", "--impl", "keras", "--profile", "default"),
+        *("-k", "test_filters", "--rounds", "2"),
         *("--results", str(tmp_path / "r.jsonl"), "--benchmark-json", str(out)),
     )
     assert done.returncode == 0, done.stdout[-3000:]
@@ -232,11 +236,18 @@ def test_an_unknown_backend_is_one_line(tmp_path):
     assert "Traceback" not in done.stderr + done.stdout
 
 
-def test_quick_plans_a_small_first_look(backend, tmp_path):
+def _paths(backend: str) -> int:
+    """Paths a CPU sweep times: Keras default, Keras tuned unless it is the default, native."""
+    return 2 if profiles.same_as_default(backend, "cpu") else 3
+
+
+def test_quick_plans_a_small_first_look_at_keras_and_native(backend, tmp_path):
     done = _bench(backend, tmp_path, "--quick", "--collect-only", "-q")
     assert done.returncode == 0, done.stdout[-2000:]
-    assert "cnnbench: 4 runs planned" in done.stdout
+    planned = 2 * _paths(backend) + 1  # 8 and 16 filters, and lr 0.01 at 16
+    assert f"cnnbench: {planned} runs planned, 0 on file, {planned} to do, about " in done.stdout
     assert "test_filters[16-keras-default-r0]" in done.stdout
+    assert "test_filters[16-native-r0]" in done.stdout
     assert "test_learning_rate[keras-default-0.01-r0]" in done.stdout
 
 
@@ -245,7 +256,8 @@ def test_quick_never_overrides_an_explicit_option(backend, tmp_path):
     args = ("--quick", "--rounds", "3", "--epochs", "10", "--collect-only")
     done = _bench(backend, tmp_path, *args)
     assert done.returncode == 0, done.stdout[-2000:]
-    assert "cnnbench: 12 runs planned" in done.stdout and "-r2]" in done.stdout
+    planned = 3 * (2 * _paths(backend) + 1)
+    assert f"cnnbench: {planned} runs planned" in done.stdout and "-r2]" in done.stdout
     assert "epochs 10, train subset 5000, rounds 3" in done.stdout  # SHORT: 5000
 
 
@@ -267,6 +279,7 @@ def test_a_library_warning_does_not_discard_a_measurement(backend, tmp_path):
         backend,
         tmp_path,
         *("-p", "plant_warning", "--filters", "8", "-k", "test_filters", "--rounds", "1"),
+        *("--impl", "keras", "--profile", "default"),
         *("--results", str(results_path)),
     )
     assert done.returncode == 0, done.stdout[-3000:]

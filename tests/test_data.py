@@ -278,12 +278,19 @@ def test_verify_checks_the_dtype_as_well_as_the_bytes(mnist):
 
 def test_a_fifo_at_the_cache_path_is_bypassed_not_waited_on(mnist, keras_home, caplog):
     import os
+    import threading
 
     data.cache_path().parent.mkdir(parents=True)
     os.mkfifo(data.cache_path())  # an open() here would block for ever
-    path, source, arrays = data._fetch_verified(
-        None, [data.default_sources()[0], _good_source(mnist, [])]
+    found = []
+    sources = [data.default_sources()[0], _good_source(mnist, [])]
+    fetch = threading.Thread(
+        target=lambda: found.append(data._fetch_verified(None, sources)), daemon=True
     )
+    fetch.start()
+    fetch.join(timeout=30)
+    assert not fetch.is_alive(), "waited on the FIFO"
+    ((path, source, arrays),) = found
     assert source == "known-good copy" and "not a regular file" in caplog.text
     data.verify(arrays)
 

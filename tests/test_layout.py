@@ -11,6 +11,7 @@ import cnnbench
 PACKAGE = Path(cnnbench.__file__).parent
 COMMAND_LINES = {
     "cnnbench.cli",
+    "cnnbench.sweep_cli",
     "cnnbench.report.cli",
     "cnnbench.__main__",
     "cnnbench.report.__main__",

@@ -305,5 +305,5 @@ def test_the_verdict_says_when_backends_were_not_timed_side_by_side():
     data = frame(load([str(JAX), str(TORCH)]).runs)
     data["full_length"] = True
     assert "timed in separate sweeps" in verdict_markdown(data)
-    together = data.assign(source="one-sweep.jsonl")
+    together = data.assign(sweep="3f2a9c1b0d4e")  # one plan: timed side by side
     assert "separate sweeps" not in verdict_markdown(together)

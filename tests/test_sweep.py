@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from cnnbench import profiles, results
-from cnnbench.analytic import train_flops_per_sample
+from cnnbench.plan import Planned
 from cnnbench.records import KEY_FIELDS, RunConfig, variants
-from cnnbench.sweep import Sweep, estimate_seconds, settings_match
+from cnnbench.sweep import Sweep, settings_match
 
 VERSIONS = {"python": "3.11", "keras": "3.15.1", "jax": "0.10.2"}
 MACHINE = {"versions": VERSIONS, "cpu_model": "test cpu", "cpu_count": 2, "gpu": None}
@@ -204,33 +204,21 @@ def test_problems_name_what_is_wrong(tmp_path, overrides, problem):
     assert any(problem in p for p in found), found
 
 
-def test_warmups_are_short_and_one_per_path_and_width_widest_first(tmp_path):
+def test_warmups_are_short_one_per_path_and_width_to_do_widest_first(tmp_path):
     sweep = _sweep(tmp_path)
-    configs = sweep.warmup_configs([16, 64, 16])
-    paths = [("keras", "default"), ("keras", "tuned"), ("native", "default")]
+    todo = [
+        Planned("jax", "test_filters", ("keras", "default"), 16, 0.1, 0),
+        Planned("jax", "test_filters", ("native", None), 64, 0.1, 0),
+        Planned("jax", "test_filters", ("keras", "default"), 64, 0.1, 0),
+        Planned("jax", "test_filters", ("keras", "default"), 16, 0.1, 1),
+    ]
+    configs = sweep.warmup_configs(todo)
     assert [(c.filters, c.impl, c.profile) for c in configs] == [
-        (filters, *path) for filters in (64, 16) for path in paths
+        (64, "native", "default"),
+        (64, "keras", "default"),
+        (16, "keras", "default"),  # native has nothing left to do at 16
     ]
     assert all(c.epochs == 2 and c.train_subset == 1000 for c in configs)
-
-
-def test_estimate_scales_runs_on_file_and_falls_back_to_the_warmup_rate(tmp_path):
-    sweep = _sweep(tmp_path)
-    native = sweep.config(("native", None), 8, 0.1, 0)
-    on_file = [{"result": _result(native)}]  # 100 s for 10 epochs of 55000 images
-    short = RunConfig(filters=8, epochs=5, impl="native")
-    assert estimate_seconds([short], on_file, {}) == pytest.approx(50.0)
-    # A warm-up at 8 filters: 1000 images in a 0.5 s steady epoch, 2 s of compilation.
-    warmup = {
-        "flops_per_sample": train_flops_per_sample(8),
-        "train_samples": 1000,
-        "first_epoch_s": 2.5,
-        "steady_epoch_s": 0.5,
-    }
-    keras = RunConfig(filters=16, epochs=2, train_subset=1000)
-    ratio = train_flops_per_sample(16) / train_flops_per_sample(8)
-    expected = 2.0 + 2 * 0.5 * ratio
-    assert estimate_seconds([keras], on_file, {"keras-default": warmup}) == pytest.approx(expected)
 
 
 def _write_lines(path: str, tag: str, count: int) -> None:
@@ -250,15 +238,3 @@ def test_two_writers_lose_no_line(tmp_path):
         writer.join(timeout=120)
     names = [json.loads(line)["benchmark"] for line in path.read_text().splitlines()]
     assert sorted(names) == sorted([f"a{i}" for i in range(300)] + [f"b{i}" for i in range(300)])
-
-
-def test_tuned_that_is_the_default_is_not_timed_twice(tmp_path, monkeypatch):
-    sweep = _sweep(tmp_path)
-    monkeypatch.setitem(profiles.KERAS["tuned"]["jax"], "cpu", {})
-    assert "keras tuned is keras default on jax cpu" in sweep.redundant(("keras", "tuned"))
-    assert (
-        sweep.redundant(("keras", "default")) is None and sweep.redundant(("native", None)) is None
-    )
-    assert ("keras", "tuned") not in [(c.impl, c.profile) for c in sweep.warmup_configs([8])]
-    chosen = _sweep(tmp_path, choices={"keras-tuned": {"steps_per_execution": "epoch"}})
-    assert chosen.redundant(("keras", "tuned")) is None  # a session's own choice runs

@@ -20,11 +20,19 @@ from pathlib import Path
 from rich.console import Console
 
 from cnnbench.errors import EXIT_USAGE, OneLineParser, PathError, UsageError
+from cnnbench.estimate import published_json
+from cnnbench.experiment import LEARNING_RATE
 from cnnbench.files import regular_file, write_atomic
 from cnnbench.report import figures
 from cnnbench.report.compare import compare, verdicts
 from cnnbench.report.fields import ReportError
-from cnnbench.report.frame import TARGETS, frame, one_run_per_round, unshown
+from cnnbench.report.frame import (
+    TARGETS,
+    by,
+    frame,
+    one_run_per_round,
+    unshown,
+)
 from cnnbench.report.headline import block, headline_markdown, update_block, verdict_markdown
 from cnnbench.report.read import load
 from cnnbench.report.render import results_csv, rich_tables, summary_markdown
@@ -62,6 +70,12 @@ def _parser() -> OneLineParser:
     )
     parser.add_argument("--readme", metavar="PATH", help="also refresh this README's headline")
     parser.add_argument(
+        "--estimates",
+        metavar="PATH",
+        help="also write the full-length runs' seconds per image, which the planner reads "
+        "(cnnbench/published.json)",
+    )
+    parser.add_argument(
         "--tuning",
         metavar="DOC.md",
         help="instead: the `tune` candidates in FILE_OR_DIR, into DOC.md's tuning block",
@@ -89,6 +103,14 @@ def _check_args(args) -> None:
             raise UsageError(f"--{flag} {target}: no such file")
         for name in blocks:  # markers checked before anything is written
             block(Path(target), name, optional=name == "verdict")
+
+
+def estimates(data) -> str:
+    """published.json: the rates of the full-length lr 0.1 runs (a round once), with the
+    machines they ran on."""
+    full = data[data["full_length"] & (data["learning_rate"] == LEARNING_RATE)]
+    machines = {key[0]: ", ".join(sorted(set(part["machine"]))) for key, part in by(full, ["kind"])}
+    return published_json(full.to_dict("records"), machines)
 
 
 def main(argv: list[str] | None = None, console: Console | None = None) -> int:
@@ -135,6 +157,9 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
             update_block(readme, headline_markdown(data, link))
             update_block(readme, verdict_markdown(data), "verdict", optional=True)
             written.append(readme)
+        if args.estimates:
+            write_atomic(Path(args.estimates), estimates(data))
+            written.append(Path(args.estimates))
         console.print("wrote " + ", ".join(str(p) for p in written), highlight=False, markup=False)
         if args.compare:
             return compare(data, base, args.fail_above, console)

@@ -129,6 +129,8 @@ def frame(runs: Sequence[Run], targets: Sequence[float] = TARGETS) -> pd.DataFra
             "val_accuracy_by_epoch": json.dumps(r["history"]["val_accuracy"]),
             "epoch_seconds": json.dumps(r["history"]["epoch_seconds"]),
             "benchmark": plain(run.benchmark, 200),
+            # the plan it was timed in; before sweeps were named, the file it was written to
+            "sweep": plain(run.sweep) or run.source.rpartition(":")[0] or run.source,
             "source": run.source,
             "date": run.date,
         }

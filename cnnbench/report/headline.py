@@ -118,10 +118,9 @@ def verdict_markdown(data: pd.DataFrame) -> str:
 
 
 def timed_apart(runs: pd.DataFrame) -> bool:
-    """Whether two of these runs' backends share no results file (so no sweep): their
-    seconds were not measured side by side."""
-    files = runs["source"].str.replace(r":\d+$", "", regex=True)
-    per_backend = [set(f) for _, f in files.groupby(runs["backend"])]
+    """Whether two of these runs' backends share no sweep (`frame`'s `sweep`: the plan
+    they were timed in, else their file): their seconds were not measured side by side."""
+    per_backend = [set(s) for _, s in runs["sweep"].groupby(runs["backend"])]
     return any(not a & b for i, a in enumerate(per_backend) for b in per_backend[i + 1 :])
 
 

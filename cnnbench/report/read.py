@@ -32,6 +32,7 @@ class Run:
     source: str  # the file, with ':line' for a results file
     machine: dict | None = None
     date: str | None = None
+    sweep: str | None = None  # the plan it belongs to (`cnnbench.plan.sweep_id`), if recorded
 
 
 @dataclass
@@ -86,7 +87,8 @@ def _read_json(path: Path) -> Loaded:
         for result in runs:
             check_result(result, f"{path}: {name}")
             loaded.notes += [f"{path}: {name}: {c}" for c in contradictions(result)]
-            loaded.runs.append(Run(result, name, str(path), machine, date))
+            sweep = extra.get("sweep") if isinstance(extra.get("sweep"), str) else None
+            loaded.runs.append(Run(result, name, str(path), machine, date, sweep))
     if not loaded.runs:
         raise ReportError(
             f"{path}: pytest-benchmark output with no cnnbench benchmarks ({foreign} other)"
@@ -115,7 +117,10 @@ def _read_results_file(path: Path, candidates: bool = False) -> Loaded:
         result = check_result(record["result"], where)
         loaded.notes += [f"{where}: {c}" for c in contradictions(result)]
         machine = check_machine(record.get("machine"), where)
-        loaded.runs.append(Run(result, str(record.get("benchmark", "?")), where, machine))
+        sweep = record.get("sweep") if isinstance(record.get("sweep"), str) else None
+        loaded.runs.append(
+            Run(result, str(record.get("benchmark", "?")), where, machine, sweep=sweep)
+        )
     return loaded
 
 

@@ -21,7 +21,7 @@ CSV_COLUMNS = (
     "first_epoch_s", "steady_epoch_s", "val_accuracy", "test_error", "samples_per_s",
     "achieved_gflops", "peak_gflops", "limit_s", "x_limit", "peak_host_mb", "peak_gpu_mb",
     "params", "cpu_model", "cpu_count", "gpu_driver", "versions", "settings", "commit",
-    "benchmark", "source", "date", "val_accuracy_by_epoch", "epoch_seconds",
+    "benchmark", "sweep", "source", "date", "val_accuracy_by_epoch", "epoch_seconds",
 )  # fmt: skip
 
 

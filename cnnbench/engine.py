@@ -1,0 +1,279 @@
+"""The plan on Ray: a task per shard, each holding a whole device, running the benchmark
+suite for its shard in a subprocess; every finished run streams back as it lands and the
+driver alone appends it to the results file.
+
+    python -m cnnbench sweep --engine ray [--address ADDR] [--shards N] [suite options]
+
+Ray places, isolates and streams; cnnbench contributes the cut (`cnnbench.plan`) and the
+merge. What each task asks for:
+
+- a GPU shard `num_gpus=1`: one whole GPU, one timed run on it at a time;
+- a CPU shard one unit of the custom resource `cnnbench_host`, which each node offers
+  once (`ray start --resources '{"cnnbench_host": 1}'`; the embedded local instance does
+  so itself), so two timed runs never share a machine's cores.
+
+Inside a task nothing of Ray runs in the timed process: the task starts
+`python -m pytest benchmarks/ --shard K/N --resume --results <its own file>` (once per
+backend in its shard), tails that file and yields each new line. The driver appends a
+line unless the file already holds that round of that cell. A task lost with its worker
+or node is started again by the driver with every run already on file (Ray's own retry
+replays a generator from its start and needs it to yield the same again, which a resumed
+shard does not), so nothing is lost and nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnnbench import results
+
+HOST_RESOURCE = "cnnbench_host"  # one per node: a CPU shard takes a whole machine
+ATTEMPTS = 3  # a shard lost this many times stops the sweep
+POLL_S = 0.5  # how often a task looks for new lines in its shard's file
+
+
+class EngineError(Exception):
+    """The engine cannot run the sweep (no cluster there, no device to place a shard)."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One task's work: shard k of n, run by one pytest session per backend."""
+
+    k: int
+    n: int
+    backends: tuple[str, ...]
+    args: tuple[str, ...]  # the suite's options, forwarded as given (no --shard/--results)
+    suite: str  # the benchmarks/ folder
+    kind: str  # cpu or gpu
+
+    def commands(self, results_path: Path) -> list[tuple[str, list[str]]]:
+        """(backend, command) for each pytest session of this shard."""
+        plan_backends = ",".join(self.backends)
+        return [
+            (
+                backend,
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    self.suite,
+                    "-p",
+                    "no:cacheprovider",
+                    *self.args,
+                    "--device",
+                    self.kind,
+                    "--plan-backends",
+                    plan_backends,
+                    "--shard",
+                    f"{self.k}/{self.n}",
+                    "--resume",
+                    "--results",
+                    str(results_path),
+                ],
+            )
+            for backend in self.backends
+        ]
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: a SIGKILL when the task's worker dies, so a lost task
+    leaves no orphan training on the device (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _new_lines(path: Path, offset: int) -> tuple[list[dict], int]:
+    """Complete lines appended since `offset`, and the new offset."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    lines = [json.loads(line) for line in data[:end].splitlines() if line.strip()]
+    return lines, offset + end
+
+
+def shard_events(shard: Shard, on_file: Sequence[dict]) -> Iterator[dict]:
+    """What a task does, as a plain generator (Ray wraps it): seed the shard's own results
+    file with the runs on file, start each backend's pytest session, and yield
+    `{"event": "started", "pid": ...}`, then every new record, then
+    `{"event": "end", "returncode": ..., "backend": ...}` per session."""
+    with tempfile.TemporaryDirectory(prefix="cnnbench-shard-") as tmp:
+        path = Path(tmp) / f"shard-{shard.k}-of-{shard.n}.jsonl"
+        for record in on_file:
+            results.append(path, record)
+        offset = path.stat().st_size if path.exists() else 0
+        yield {"event": "started", "pid": os.getpid(), "host": socket.gethostname()}
+        for backend, command in shard.commands(path):
+            env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONUNBUFFERED": "1"}
+            process = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+            while True:
+                finished = process.poll() is not None
+                lines, offset = _new_lines(path, offset)
+                yield from ({"event": "record", "record": line} for line in lines)
+                if finished:
+                    break
+                time.sleep(POLL_S)
+            yield {"event": "end", "backend": backend, "returncode": process.returncode}
+
+
+def round_key(record: dict) -> str | None:
+    """What makes two records the same round of the same cell (warm-ups: never)."""
+    if record.get("warmup"):
+        return None
+    return json.dumps(
+        [record.get("benchmark"), results.settings_key(record["result"])], sort_keys=True
+    )
+
+
+@dataclass
+class Driver:
+    """The one writer of the results file: appends each streamed record it lacks."""
+
+    results_path: Path
+    write: Callable[[str], None] = print
+    seen: set = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.results_path.exists():
+            for record in results.read(self.results_path, allow_torn_tail=True):
+                self.seen.add(round_key(record))
+
+    def on_file(self) -> list[dict]:
+        if not self.results_path.exists():
+            return []
+        return results.read(self.results_path, allow_torn_tail=True)
+
+    def take(self, record: dict) -> bool:
+        key = round_key(record)
+        if key is not None and key in self.seen:
+            return False
+        results.append(self.results_path, record)
+        self.seen.add(key)
+        return True
+
+
+def check_address(address: str, timeout: float = 10.0) -> None:
+    """EngineError unless something answers at a Ray address (`host:port`, `ray://...`)
+    within `timeout` seconds; `auto` and `local` are Ray's own to resolve."""
+    if address in ("auto", "local"):
+        return
+    hostport = address.removeprefix("ray://").rsplit("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise EngineError(f"--address {address}: expected HOST:PORT or ray://HOST:PORT")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as err:
+        raise EngineError(f"--address {address}: no Ray cluster answers ({err})") from None
+
+
+def connect(address: str | None):
+    """Ray, started locally (this machine's GPUs, or its CPU as one device) or joined."""
+    try:
+        import ray
+    except ImportError:
+        raise EngineError("Ray is not installed: pip install 'cnnbench[ray]'") from None
+
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        check_address(address)
+        try:
+            ray.init(address=address, log_to_driver=True)
+        except (ConnectionError, RuntimeError) as err:
+            raise EngineError(f"--address {address}: {err}".splitlines()[0]) from None
+    else:
+        ray.init(resources={HOST_RESOURCE: 1}, include_dashboard=False, log_to_driver=True)
+    return ray
+
+
+def devices(ray, kind: str) -> int:
+    """How many shards the cluster can run at once: its GPUs, or its hosts for a CPU."""
+    resources = ray.cluster_resources()
+    count = int(resources.get("GPU", 0) if kind == "gpu" else resources.get(HOST_RESOURCE, 0))
+    if count < 1:
+        what = "no GPU" if kind == "gpu" else f"no node offering the {HOST_RESOURCE} resource"
+        raise EngineError(
+            f"the Ray cluster has {what}; start CPU nodes with "
+            f"`ray start --resources '{{\"{HOST_RESOURCE}\": 1}}'`"
+        )
+    return count
+
+
+def shutdown() -> None:
+    """Leave the cluster (or stop the local instance) if this process joined one."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+
+
+def run(
+    ray,
+    shards: Sequence[Shard],
+    driver: Driver,
+    on_event: Callable[[Shard, dict], None] = lambda shard, event: None,
+) -> dict[int, int]:
+    """Every shard to its end; a shard lost with its worker is started again (ATTEMPTS).
+    Returns each shard's worst pytest exit status (0: every run passed its checks)."""
+    task = ray.remote(shard_events)
+    placement = (
+        {"num_gpus": 1, "num_cpus": 0}
+        if shards and shards[0].kind == "gpu"
+        else {"resources": {HOST_RESOURCE: 1}, "num_cpus": 0}
+    )
+    placement["max_retries"] = 0  # the driver starts a lost shard again, resumed
+    attempts = {shard.k: 1 for shard in shards}
+    status = {shard.k: 0 for shard in shards}
+    running = {task.options(**placement).remote(s, driver.on_file()): s for s in shards}
+    while running:
+        ready, _ = ray.wait(list(running), num_returns=1)
+        generator = ready[0]
+        shard = running[generator]
+        try:
+            event = ray.get(next(generator))
+        except StopIteration:
+            del running[generator]
+            continue
+        except ray.exceptions.RayError as err:
+            del running[generator]
+            if attempts[shard.k] >= ATTEMPTS:
+                raise EngineError(
+                    f"shard {shard.k}/{shard.n} lost {ATTEMPTS} times: {type(err).__name__}"
+                ) from None
+            attempts[shard.k] += 1
+            driver.write(
+                f"cnnbench: shard {shard.k}/{shard.n} lost ({type(err).__name__}); "
+                f"starting it again (attempt {attempts[shard.k]}) from the runs on file"
+            )
+            running[task.options(**placement).remote(shard, driver.on_file())] = shard
+            continue
+        if event["event"] == "record":
+            record = event["record"]
+            if driver.take(record) and not record.get("warmup"):
+                result = record["result"]
+                driver.write(
+                    f"cnnbench: shard {shard.k}/{shard.n}: {record['benchmark']} "
+                    f"{result['runtime_s']:.1f} s -> {driver.results_path}"
+                )
+        elif event["event"] == "end":
+            status[shard.k] = max(status[shard.k], event["returncode"])
+        on_event(shard, event)
+    return status
