@@ -37,7 +37,7 @@ RUN_FIELDS += ("train_subset", "impl", "profile", "precision")
 TUNE_FIELDS = ("filters", "epochs", "device", "seed", "train_subset", "precision", "impl")
 
 
-def _parser() -> OneLineParser:
+def parser() -> OneLineParser:
     parser = OneLineParser(prog="python -m cnnbench", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     training = OneLineParser(add_help=False)  # what run and tune share
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             return report_main(argv[1:])
         if argv[:1] == ["sweep"]:  # its own parser: what it does not know goes to pytest
             return sweep_cli.sweep(argv[1:])
-        args = _parser().parse_args(argv)
+        args = parser().parse_args(argv)
         commands = {"data": _cmd_data, "peak": _cmd_peak, "run": _cmd_run, "tune": _cmd_tune}
         if args.command == "data":
             return _cmd_data(args)

@@ -78,6 +78,8 @@ class Session:
         estimate = self.source()
         about = hours(self.seconds(self.todo))
         how = f"about {about} ({estimate})" if "unknown" not in estimate else estimate
+        if not self.todo:
+            how = "nothing to do"
         return (
             f"cnnbench: {len(self.runs)} runs planned, {on_file} on file, "
             f"{len(self.todo)} to do, {how}"

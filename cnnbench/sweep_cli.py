@@ -76,6 +76,19 @@ def _seconds(spec: plan.Spec, values: dict, files) -> tuple:
     return seconds, estimators
 
 
+def plan_text(argv: list[str], width: int = 100) -> str:
+    """What `python -m cnnbench plan ARGV` prints at `width` columns (for the docs)."""
+    import io
+
+    from cnnbench.errors import OneLineParser
+
+    parser = OneLineParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    console = Console(file=io.StringIO(), width=width, color_system=None, record=True)
+    run(parser.parse_args(["plan", *argv]), console)
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines())
+
+
 def run(args, console: Console | None = None) -> int:
     console = console or Console()
     if args.devices is not None and not 1 <= args.devices <= plan.MAX_SHARDS:

@@ -50,8 +50,17 @@ def test_lists_parse(text, kind, choices, parsed):
         ("0.1,nan", float, (), "every value must be a finite number > 0"),
         ("-8", int, (), "every value must be a finite number > 0"),
         ("caffe", str, ("keras", "native"), "choose from keras, native"),
+        ("8,16,8", int, (), "8 given twice"),
+        ("0.01,1e-2", float, (), "0.01 given twice"),
     ],
 )
 def test_bad_lists_name_the_flag(text, kind, choices, message):
     with pytest.raises(options.OptionError, match=f"--x {text!r}: {message}"):
         options.parse_list(text, kind, choices, "--x")
+
+
+def test_a_list_of_more_than_64_values_is_refused():
+    text = ",".join(str(n) for n in range(1, 66))
+    with pytest.raises(options.OptionError, match="--x: 65 values, at most 64"):
+        options.parse_list(text, int, (), "--x")
+    assert len(options.parse_list(",".join(str(n) for n in range(1, 65)), int, (), "--x")) == 64

@@ -203,3 +203,32 @@ def test_the_session_counts_planned_on_file_and_to_do_alike(tmp_path):
     assert session.summary().startswith("cnnbench: 2 runs planned, 1 on file, 1 to do, about ")
     assert "(from like runs on file)" in session.summary()
     assert session.todo == runs[1:]
+    empty = Session(sweep, [], skip=lambda reason: None)  # a backend with nothing in a shard
+    assert empty.summary() == "cnnbench: 0 runs planned, 0 on file, 0 to do, nothing to do"
+
+
+def test_the_makespan_in_the_docs_is_the_plan_command_s_output():
+    from cnnbench.report.headline import block
+    from cnnbench.sweep_cli import plan_text
+
+    doc = ROOT / "docs" / "distributed.md"
+    for name, argv in (("plan-cpu", []), ("plan-gpu", ["--device", "gpu"])):
+        text, start, end = block(doc, name)
+        assert text[start:end].strip() == "```text\n" + plan_text(argv) + "\n```", name
+
+
+def test_the_job_array_files_cut_as_many_shards_as_they_run():
+    import re
+
+    import yaml
+
+    sbatch = (ROOT / "docs" / "slurm" / "cnnbench-array.sbatch").read_text()
+    first, last = map(int, re.search(r"#SBATCH --array=(\d+)-(\d+)", sbatch).groups())
+    assert int(re.search(r"^SHARDS=(\d+)", sbatch, re.M)[1]) == last - first + 1
+    assert '--shard "$SHARDS" --resume' in sbatch
+    job = yaml.safe_load((ROOT / "docs" / "kubernetes" / "cnnbench-indexed-job.yaml").read_text())
+    spec = job["spec"]
+    env = {e["name"]: e["value"] for e in spec["template"]["spec"]["containers"][0]["env"]}
+    assert spec["completionMode"] == "Indexed"
+    assert spec["completions"] == spec["parallelism"] == int(env["SHARDS"])
+    assert '--shard "$SHARDS" --resume' in spec["template"]["spec"]["containers"][0]["args"][0]

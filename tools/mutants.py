@@ -161,7 +161,7 @@ MUTANTS = [
 # stops at its first failing test, so most end in seconds.
 FIRST = ("sweep", "results", "checks", "files", "options", "matrix", "compare",
          "report_hostile", "report", "layout", "profiles", "tune", "precision", "model",
-         "train", "native")  # fmt: skip
+         "train", "native", "plan", "data", "engine")  # fmt: skip
 
 
 def tests(slow: bool) -> list[str]:
