@@ -285,3 +285,31 @@ def test_a_library_warning_does_not_discard_a_measurement(backend, tmp_path):
     assert done.returncode == 0, done.stdout[-3000:]
     assert "1 passed" in done.stdout and "planted deprecation" in done.stdout
     assert len([r for r in results.read(results_path) if not r.get("warmup")]) == 1
+
+
+def _collected(done) -> list[str]:
+    return [line.split("::")[-1] for line in done.stdout.splitlines() if "::test_" in line]
+
+
+def test_the_shards_together_collect_the_plan_exactly_once(backend, tmp_path):
+    args = ("--filters", "8,16,32", "--rounds", "2", "--collect-only", "-q")
+    whole = _collected(_bench(backend, tmp_path, *args))
+    parts = [_collected(_bench(backend, tmp_path, *args, "--shard", f"{k}/3")) for k in (1, 2, 3)]
+    assert whole and sorted(sum(parts, [])) == sorted(whole)
+    assert all(parts) and len(set(sum(parts, []))) == len(whole)
+
+
+@pytest.mark.parametrize(
+    "shard, env, message",
+    [
+        ("0/2", {}, "--shard 0/2: K must be in 1..2"),
+        ("1/0", {}, "--shard 1/0: N must be in 1..10000"),
+        ("a/b", {}, "expected K/N"),
+        ("2", {"SLURM_ARRAY_TASK_ID": "", "JOB_COMPLETION_INDEX": ""}, "no job array index"),
+        ("2", {"JOB_COMPLETION_INDEX": "x"}, "$JOB_COMPLETION_INDEX='x' is not an index"),
+    ],
+)
+def test_a_shard_that_names_no_shard_stops_the_session(backend, tmp_path, shard, env, message):
+    done = _bench(backend, tmp_path, "--shard", shard, env=env)
+    assert done.returncode == 4 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
