@@ -16,11 +16,12 @@ round_), its name the plan's.
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import pytest
 
-from cnnbench import estimate, experiment, options, plan, request, results
+from cnnbench import cells, estimate, experiment, options, plan, request, results
 from cnnbench.backend import (
     BACKENDS,
     DeviceError,
@@ -276,3 +277,47 @@ def bench(request) -> Session:
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["cnnbench"] = config.stash[SWEEP].machine
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    bench = config.stash.get(BENCH, None)
+    for line in bench.beside_published() if bench is not None else ():
+        terminalreporter.write_line(line)
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """One entry per cell, every round (on file or timed now) its data (`cnnbench.cells`)."""
+    bench = config.stash.get(BENCH, None)
+    if bench is None:
+        return
+    old = output_json["benchmarks"]
+    sweep = config.stash[SWEEP]
+    timed = {b.name: b.stats.data[0] for b in benchmarks if b.stats}  # this session's rounds
+    output_json["benchmarks"] = cells.entries(
+        bench.results(),
+        old[0]["options"] if old else {},
+        {"sweep": sweep.sweep_id, "shard": sweep.shard},
+        timed,
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    """Before pytest-benchmark writes its JSON: a benchmark stopped before its time was
+    taken (Ctrl-C) has no data and no entry. After an interrupt, one line: what is on file
+    and the command that finishes the sweep."""
+    config = session.config
+    timing = getattr(config, "_benchmarksession", None)
+    if timing is not None:
+        timing.benchmarks[:] = [b for b in timing.benchmarks if b.stats]
+    if exitstatus == pytest.ExitCode.INTERRUPTED and SWEEP in config.stash:
+        sweep = config.stash[SWEEP]
+        bench = config.stash.get(BENCH, None)
+        done = len(bench.results()) if bench is not None else 0
+        args = list(config.invocation_params.args)
+        again = shlex.join(["pytest", *args, *([] if "--resume" in args else ["--resume"])])
+        _write(
+            config,
+            f"cnnbench: interrupted; {done} of this session's runs are on file in "
+            f"{sweep.results_path}; to finish: KERAS_BACKEND={sweep.backend} {again}",
+        )

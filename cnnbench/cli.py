@@ -212,6 +212,8 @@ def _cmd_run(args, argv: list[str]) -> int:
     if args.json:
         write_json(result.to_dict(), Path(args.json))
         print(f"result written to {args.json}")
+    else:
+        print("result not kept (--json PATH writes it)")
     return 0
 
 

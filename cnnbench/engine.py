@@ -38,6 +38,9 @@ from pathlib import Path
 from cnnbench import results
 
 HOST_RESOURCE = "cnnbench_host"  # one per node: a CPU shard takes a whole machine
+# Ray sets OMP_NUM_THREADS=1 in its workers (to the task's num_cpus); the timed process
+# must get the driver's own settings instead, or PyTorch and oneDNN train on one core.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 ATTEMPTS = 3  # a shard lost this many times stops the sweep
 POLL_S = 0.5  # how often a task looks for new lines in its shard's file
 
@@ -56,6 +59,18 @@ class Shard:
     args: tuple[str, ...]  # the suite's options, forwarded as given (no --shard/--results)
     suite: str  # the benchmarks/ folder
     kind: str  # cpu or gpu
+    threads: tuple[tuple[str, str | None], ...] = ()  # the driver's THREAD_VARIABLES
+
+    def environment(self, backend: str) -> dict[str, str]:
+        """The timed process's environment: the worker's, with the driver's thread
+        settings (none: the libraries' own defaults) and the backend."""
+        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONUNBUFFERED": "1"}
+        for name, value in self.threads:
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+        return env
 
     def commands(self, results_path: Path) -> list[tuple[str, list[str]]]:
         """(backend, command) for each pytest session of this shard."""
@@ -122,8 +137,9 @@ def shard_events(shard: Shard, on_file: Sequence[dict]) -> Iterator[dict]:
         offset = path.stat().st_size if path.exists() else 0
         yield {"event": "started", "pid": os.getpid(), "host": socket.gethostname()}
         for backend, command in shard.commands(path):
-            env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONUNBUFFERED": "1"}
-            process = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+            process = subprocess.Popen(
+                command, env=shard.environment(backend), preexec_fn=_die_with_parent
+            )
             while True:
                 finished = process.poll() is not None
                 lines, offset = _new_lines(path, offset)
@@ -132,6 +148,11 @@ def shard_events(shard: Shard, on_file: Sequence[dict]) -> Iterator[dict]:
                     break
                 time.sleep(POLL_S)
             yield {"event": "end", "backend": backend, "returncode": process.returncode}
+
+
+def driver_threads() -> tuple[tuple[str, str | None], ...]:
+    """The driver's thread settings, for each shard's timed processes."""
+    return tuple((name, os.environ.get(name)) for name in THREAD_VARIABLES)
 
 
 def round_key(record: dict) -> str | None:

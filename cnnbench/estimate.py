@@ -63,14 +63,22 @@ def rates_from(records: Iterable[Mapping]) -> dict[Key, dict[int, float]]:
     }
 
 
+def _published_json() -> dict:
+    try:
+        return json.loads(resources.files("cnnbench").joinpath("published.json").read_text())
+    except (FileNotFoundError, OSError):
+        return {"machines": {}, "rates": []}
+
+
+def published_machine(kind: str) -> str | None:
+    """The machine the published runs of a kind of device were timed on."""
+    return _published_json()["machines"].get(kind)
+
+
 def published() -> dict[Key, dict[int, float]]:
     """The published runs' rates (empty when the package carries none)."""
-    try:
-        text = resources.files("cnnbench").joinpath("published.json").read_text()
-    except (FileNotFoundError, OSError):
-        return {}
     table: dict[Key, dict[int, float]] = {}
-    for row in json.loads(text)["rates"]:
+    for row in _published_json()["rates"]:
         key = (row["backend"], row["kind"], row["path"], row["precision"])
         table.setdefault(key, {})[row["filters"]] = row["seconds_per_image"]
     return table

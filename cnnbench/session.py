@@ -46,6 +46,46 @@ class Session:
         """The planned run a benchmark of this name times."""
         return next(run for run in self.runs if run.name == name)
 
+    def results(self) -> list[tuple[Planned, dict]]:
+        """(run, result) of every run of this session that has one: on file when it started,
+        or timed since."""
+        out = []
+        for run in self.runs:
+            key = (run.variant, run.filters, run.learning_rate, run.round)
+            result = self.sweep.finished.get(key) or self.done.get(run)
+            if result is not None:
+                out.append((run, result))
+        return out
+
+    def beside_published(self) -> list[str]:
+        """Each cell timed here beside the published machine's time for the same cell,
+        scaled to this run's length (the published rates), and the ratio: where this
+        machine stands, even after a --quick first look."""
+        from cnnbench.estimate import Estimator, published, published_machine
+
+        sweep = self.sweep
+        machine = published_machine(sweep.kind)
+        table = Estimator(sweep.backend, sweep.kind, sweep.precision, {}, published())
+        cells: dict[tuple, list[float]] = {}
+        for run, result in self.results():
+            key = (run.test, run.variant, run.filters, run.learning_rate)
+            cells.setdefault(key, []).append(result["runtime_s"])
+        lines = []
+        for (test, variant, filters, lr), times in cells.items():
+            path = path_label(*variant)
+            if machine is None or table.source(path) == "none":
+                continue
+            config = self.config(Planned(sweep.backend, test, variant, filters, lr, 0))
+            there = table.seconds(path, filters, config.epochs * config.train_samples)
+            here = sorted(times)[len(times) // 2]
+            lines.append(
+                f"  {sweep.backend} {path} {filters}f lr {lr:g}: {hours(here)} here, "
+                f"{hours(there)} there: {here / there:.2f}x"
+            )
+        if lines:
+            lines.insert(0, f"cnnbench: beside the published {machine} (same cell, same length):")
+        return lines
+
     def config(self, run: Planned):
         return self.sweep.config(run.variant, run.filters, run.learning_rate, run.round)
 

@@ -25,6 +25,7 @@ import dataclasses
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from cnnbench import checks, profiles, results
@@ -176,6 +177,7 @@ class Sweep:
     def record(self, name: str, round_: int, result: RunResult | dict, warmup=False) -> None:
         data = result.to_dict() if isinstance(result, RunResult) else result
         record = {"benchmark": name, "round": round_, "machine": self.machine, "result": data}
+        record["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         if self.sweep_id:
             record.update(sweep=self.sweep_id, shard=self.shard)
         if warmup:

@@ -204,7 +204,10 @@ def sweep(argv: list[str], console: Console | None = None, on_event=None) -> int
         )
         suite = str(Path(__file__).resolve().parents[1] / "benchmarks")
         given = tuple(forwarded(args, extra))
-        shards = [engine.Shard(k, n, spec.backends, given, suite, kind) for k in range(1, n + 1)]
+        threads = engine.driver_threads()
+        shards = [
+            engine.Shard(k, n, spec.backends, given, suite, kind, threads) for k in range(1, n + 1)
+        ]
         driver = engine.Driver(path, lambda line: console.print(line, highlight=False))
         status = engine.run(ray, shards, driver, on_event or (lambda shard, event: None))
     except (engine.EngineError, PathError, results.ResultsError) as err:

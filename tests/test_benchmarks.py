@@ -162,13 +162,14 @@ def test_the_timed_region_is_the_fit_alone(backend, tmp_path):
         *("--results", str(tmp_path / "r.jsonl"), "--benchmark-json", str(out)),
     )
     assert done.returncode == 0, done.stdout[-3000:]
-    benchmarks = json.loads(out.read_text())["benchmarks"]
-    assert len(benchmarks) == 2
-    for bench in benchmarks:
-        (run,) = bench["extra_info"]["runs"]
-        assert run["runtime_s"] == 0.25
-        # pytest-benchmark timed the fit (0.25 s), not the building (0.5) or checks (0.4).
-        assert bench["stats"]["median"] == pytest.approx(0.25, rel=0.05)
+    (cell,) = json.loads(out.read_text())["benchmarks"]  # one cell, its two rounds as data
+    assert cell["name"] == "test_filters[jax-cpu-fp32-1x5000-8-keras-default]"
+    assert cell["params"]["filters"] == 8 and cell["params"]["path"] == "keras-default"
+    assert [run["runtime_s"] for run in cell["extra_info"]["runs"]] == [0.25, 0.25]
+    assert cell["extra_info"]["timed_now"] == [True, True]
+    # pytest-benchmark timed the fit (0.25 s), not the building (0.5) or checks (0.4).
+    assert len(cell["stats"]["data"]) == cell["stats"]["rounds"] == 2
+    assert cell["stats"]["data"] == pytest.approx([0.25, 0.25], rel=0.05)
 
 
 @pytest.mark.parametrize(

@@ -105,3 +105,12 @@ def test_the_driver_keeps_each_round_once(tmp_path):
     again = engine.Driver(tmp_path / "r.jsonl", write=lambda line: None)  # a new driver
     assert not again.take(record)
     assert len(results.read(tmp_path / "r.jsonl")) == 3
+
+
+def test_the_timed_process_gets_the_driver_s_threads_not_ray_s(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what Ray puts in its workers
+    shard = engine.Shard(1, 1, ("jax",), (), "benchmarks", "cpu", (("OMP_NUM_THREADS", None),))
+    assert "OMP_NUM_THREADS" not in shard.environment("jax")
+    mine = engine.Shard(1, 1, ("jax",), (), "benchmarks", "cpu", (("OMP_NUM_THREADS", "2"),))
+    assert mine.environment("torch")["OMP_NUM_THREADS"] == "2"
+    assert mine.environment("torch")["KERAS_BACKEND"] == "torch"

@@ -197,6 +197,7 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("-k", default="", help="only mutants whose name contains this")
     parser.add_argument("--start", type=int, default=1, help="begin at the N-th mutant")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the results table here")
     args = parser.parse_args()
     chosen = [m for m in MUTANTS if args.k in m.name][args.start - 1 :]
     if args.list:
@@ -212,8 +213,22 @@ def main() -> int:
         print(f"[{i}/{len(chosen)}] {verdicts[mutant.name]:8} {mutant.name} ({seconds:.0f} s)")
     killed = sum(v in ("killed", "hung") for v in verdicts.values())
     counted = sum(v != "stale" for v in verdicts.values())
-    print(f"killed {killed} of {counted} ({killed / max(counted, 1):.0%}); "
-          f"stale {len(verdicts) - counted}")  # fmt: skip
+    total = (f"killed {killed} of {counted} ({killed / max(counted, 1):.0%}); "
+             f"stale {len(verdicts) - counted}")  # fmt: skip
+    print(total)
+    if args.markdown:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        tests_run = "fast and slow tests" if args.slow else "fast tests (-m 'not slow')"
+        lines = [
+            f"Commit {commit}, KERAS_BACKEND={os.environ['KERAS_BACKEND']}, {tests_run}: {total}.",
+            "",
+            "| mutant | file | verdict |",
+            "|---|---|---|",
+            *(f"| {m.name} | `{m.path}` | {verdicts[m.name]} |" for m in chosen),
+        ]
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
     return 0 if all(v != "stale" for v in verdicts.values()) else 1
 
 

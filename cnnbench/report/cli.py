@@ -37,6 +37,7 @@ from cnnbench.report.headline import block, headline_markdown, update_block, ver
 from cnnbench.report.read import load
 from cnnbench.report.render import results_csv, rich_tables, summary_markdown
 from cnnbench.report.tables import TABLES, tables
+from cnnbench.report.targets import targets_markdown, targets_summary
 from cnnbench.report.tuning import tuning_markdown
 
 DEFAULT_OUT = "cnnbench-report"
@@ -70,6 +71,12 @@ def _parser() -> OneLineParser:
     )
     parser.add_argument("--readme", metavar="PATH", help="also refresh this README's headline")
     parser.add_argument(
+        "--doc",
+        action="append",
+        metavar="DOC.md",
+        help="also refresh the cnnbench blocks this document holds (repeatable)",
+    )
+    parser.add_argument(
         "--estimates",
         metavar="PATH",
         help="also write the full-length runs' seconds per image, which the planner reads "
@@ -95,14 +102,30 @@ def _check_args(args) -> None:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
-    for flag, blocks in (("readme", ("headline", "verdict")), ("tuning", ("tuning",))):
-        target = getattr(args, flag)
+    documents = [("readme", args.readme), ("tuning", args.tuning)]
+    documents += [("doc", doc) for doc in args.doc or ()]
+    for flag, target in documents:
         if target is None:
             continue
         if not regular_file(target, f"--{flag}"):
             raise UsageError(f"--{flag} {target}: no such file")
-        for name in blocks:  # markers checked before anything is written
-            block(Path(target), name, optional=name == "verdict")
+        required = {"readme": ("headline",), "tuning": ("tuning",), "doc": ()}[flag]
+        for name in (*required, *BLOCKS):  # markers checked before anything is written
+            block(Path(target), name, optional=name not in required)
+
+
+BLOCKS = ("verdict", "targets", "targets-table")  # what a document may hold, optionally
+
+
+def update_blocks(path: Path, data) -> None:
+    """Every optional cnnbench block the document holds, rendered from the runs."""
+    render = {
+        "verdict": verdict_markdown,
+        "targets": targets_summary,
+        "targets-table": targets_markdown,
+    }
+    for name in BLOCKS:
+        update_block(path, render[name](data), name, optional=True)
 
 
 def estimates(data) -> str:
@@ -155,8 +178,11 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
             figure = out / "runtime_vs_filters.png"
             link = os.path.relpath(figure, readme.resolve().parent) if figure.exists() else None
             update_block(readme, headline_markdown(data, link))
-            update_block(readme, verdict_markdown(data), "verdict", optional=True)
+            update_blocks(readme, data)
             written.append(readme)
+        for doc in args.doc or ():
+            update_blocks(Path(doc), data)
+            written.append(Path(doc))
         if args.estimates:
             write_atomic(Path(args.estimates), estimates(data))
             written.append(Path(args.estimates))

@@ -24,6 +24,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 from cnnbench.experiment import (  # noqa: E402
     FULL_LENGTH,
@@ -45,7 +46,9 @@ from cnnbench.report.grid import length_title, row_labels  # noqa: E402
 
 BACKEND_COLORS = {"tensorflow": "tab:orange", "torch": "tab:red", "jax": "tab:blue"}
 PATH_LINES = dict(zip(PATHS, ("-", "--", ":"), strict=False))  # line style per path
-KIND_MARKERS = {"cpu": "o", "gpu": "s"}
+KIND_MARKERS = {"cpu": "o", "gpu": "s"}  # fp32; other precisions have their own
+PRECISION_MARKERS = {"tf32": "^", "bf16": "v"}
+PATH_MARKERS = dict(zip(PATHS, ("o", "D", "s"), strict=False))  # where colour is the backend
 
 
 def _suffix(length: tuple) -> str:
@@ -73,12 +76,23 @@ def _labels(keys) -> dict:
 
 
 def _style(key: tuple) -> dict:
-    kind, _, backend, path, _ = key
+    """Colour: backend; line: path; marker: kind of device, or a precision other than
+    fp32 (so JAX on the H100 in fp32 and in tf32 are two lines a reader can tell apart)."""
+    kind, _, backend, path, precision = key
     return {
         "color": BACKEND_COLORS.get(backend, "tab:gray"),
         "linestyle": PATH_LINES.get(path, "-."),
-        "marker": KIND_MARKERS[kind],
+        "marker": PRECISION_MARKERS.get(precision, KIND_MARKERS[kind]),
     }
+
+
+def _log_axis(ax) -> None:
+    """Log scale; inside one decade (a quick run's few seconds) the minor ticks get
+    labels too, so the axis is never bare."""
+    ax.set_yscale("log")
+    low, high = ax.get_ylim()
+    if high / low < 10:
+        ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
 
 
 def _filter_axis(ax, filters) -> None:
@@ -140,7 +154,8 @@ def keras_overhead(data: pd.DataFrame, length: tuple, out: Path) -> Path | None:
     for ax, ((kind, machine, precision), part) in zip(axes[0], panels, strict=True):
         for (backend, path), line in by(part, ["backend", "path"]):
             line = line.sort_values("filters")
-            style = _style((kind, machine, backend, path, precision))
+            style = {**_style((kind, machine, backend, path, precision))}
+            style["marker"] = PATH_MARKERS.get(path, "o")  # default and tuned told apart
             ax.plot(line["filters"], line["ratio"], label=f"{backend} · {path}", **style)
         ax.axhline(1.0, color="black", linewidth=1, alpha=0.5)
         _filter_axis(ax, part["filters"])
@@ -192,8 +207,19 @@ def throughput_vs_filters(data: pd.DataFrame, length: tuple, out: Path) -> Path 
         medians = runs.groupby("filters")[["samples_per_s", "achieved_gflops"]].median()
         left.plot(medians.index, medians["samples_per_s"], label=labels[key], **_style(key))
         right.plot(medians.index, medians["achieved_gflops"], label=labels[key], **_style(key))
-    left.set(yscale="log", xlabel="filters", ylabel="images / s (steady state)")
-    right.set(yscale="log", xlabel="filters", ylabel="achieved GFLOP/s (steady state)")
+    peaks = data.dropna(subset=["peak_gflops"]).groupby(["machine", "precision"])["peak_gflops"]
+    for (machine, precision), peak in peaks.median().items():  # the roof the bars reach for
+        right.axhline(peak, color="black", linewidth=1, linestyle=":", alpha=0.6)
+        right.annotate(
+            _text(f"matmul peak, {machine} {precision}: {peak:,.0f}"),
+            (data["filters"].min(), peak),
+            fontsize=6,
+            va="bottom",
+        )
+    left.set(xlabel="filters", ylabel="images / s (steady state)")
+    right.set(xlabel="filters", ylabel="achieved GFLOP/s (steady state)")
+    _log_axis(left)
+    _log_axis(right)
     for ax in (left, right):
         _filter_axis(ax, data["filters"])
     right.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))

@@ -86,7 +86,8 @@ def limit_s(result: dict) -> float | None:
 
 
 def target_column(target: float) -> str:
-    return f"time_to_{target:g}"
+    """`time_to_0_98`: a name pandas can query without backquotes."""
+    return f"time_to_{target:g}".replace(".", "_")
 
 
 def frame(runs: Sequence[Run], targets: Sequence[float] = TARGETS) -> pd.DataFrame:
@@ -95,6 +96,8 @@ def frame(runs: Sequence[Run], targets: Sequence[float] = TARGETS) -> pd.DataFra
     for run in runs:
         r, m = run.result, run.machine or {}
         limit = limit_s(r)
+        path, _, number = run.source.rpartition(":")
+        source, line = (path, int(number)) if path and number.isdigit() else (run.source, None)
         row = {
             "kind": "cpu" if r["device"] == "cpu" else "gpu",
             "machine": machine_of(r, run.machine),
@@ -130,8 +133,9 @@ def frame(runs: Sequence[Run], targets: Sequence[float] = TARGETS) -> pd.DataFra
             "epoch_seconds": json.dumps(r["history"]["epoch_seconds"]),
             "benchmark": plain(run.benchmark, 200),
             # the plan it was timed in; before sweeps were named, the file it was written to
-            "sweep": plain(run.sweep) or run.source.rpartition(":")[0] or run.source,
-            "source": run.source,
+            "sweep": plain(run.sweep) or source,
+            "source": source,  # the file
+            "line": line,  # the line of a results file; none for a JSON
             "date": run.date,
         }
         rows.append(row)
@@ -150,10 +154,8 @@ def one_run_per_round(data: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     if not repeated.any():
         return data, []
     lines: dict[str, list[str]] = {}
-    for source in data.loc[repeated, "source"]:
-        path, _, line = source.rpartition(":")
-        path, line = (path, line) if line.isdigit() else (source, "")
-        lines.setdefault(path, []).append(line)
+    for path, line in data.loc[repeated, ["source", "line"]].itertuples(index=False):
+        lines.setdefault(path, []).append("" if pd.isna(line) else str(int(line)))
     where = "; ".join(
         f"{path} line{'s' * (len(numbers) > 1)} {', '.join(numbers)}" if all(numbers) else path
         for path, numbers in lines.items()

@@ -72,7 +72,7 @@ def parts(model: TableModel, budget: int, width: Callable[[TableModel, list[int]
 
 def length_title(length: tuple[int, int, int]) -> str:
     epochs, samples, batch = length
-    return f"{epochs} epochs × {samples} images, batch {batch}"
+    return f"{epochs} epoch{'s' * (epochs != 1)} × {samples} images, batch {batch}"
 
 
 def seconds_text(value: float) -> str:

@@ -31,13 +31,15 @@ def headline_markdown(data: pd.DataFrame, figure: str | None) -> str:
     """Full-length runtimes beside the 2017 ones: one row per backend, device and path, one
     column per width; the fastest of each width on each kind of device in bold."""
     sweep = data[data["full_length"] & (data["learning_rate"] == LEARNING_RATE)]
+    if sweep.empty:
+        return "No full-length runs yet."
+    counts = sweep.groupby([*ROW_KEYS, "filters"]).size()
+    usual = int(counts.mode().max())  # the rounds most cells have
     lines = [
         f"Full training, {length_title(tuple(FULL_LENGTH))}, lr {LEARNING_RATE}: median "
-        "seconds over the rounds (most cells 3; † one round) and validation accuracy; "
+        f"seconds over the rounds (most cells {usual}; † fewer) and validation accuracy; "
         "**bold**: the fastest of that width on that kind of device."
     ]
-    if sweep.empty:
-        return "\n".join([*lines, "", "No full-length runs yet."])
 
     def render(runs: pd.DataFrame) -> Summary:
         seconds, accuracy = runs["runtime_s"].median(), runs["val_accuracy"].median()
@@ -59,7 +61,8 @@ def headline_markdown(data: pd.DataFrame, figure: str | None) -> str:
             if cell is None:
                 cells.append(MISSING)
                 continue
-            text = f"{cell.seconds:.1f}{'†' if cell.rounds == 1 else ''} ({cell.accuracy:.3f})"
+            mark = "†" if cell.rounds < usual else ""
+            text = f"{cell.seconds:.1f}{mark} ({cell.accuracy:.3f})"
             cells.append(f"**{text}**" if fastest.get((i, cell.kind)) == j else text)
         lines.append(f"| {markdown(row.label)} | " + " | ".join(cells) + " |")
     for kind in ("cpu", "gpu"):
@@ -84,13 +87,20 @@ def verdict_markdown(data: pd.DataFrame) -> str:
         fastest = {(b, p) for b, p, _ in best}
         widths = sorted(best.index)
         where = f"**{'CPU' if kind == 'cpu' else 'GPU'}** ({markdown(machine)}, {precision})"
-        if len(fastest) == 1:
+        span = f"{widths[0]}–{widths[-1]} filters" if len(widths) > 1 else f"{widths[0]} filters"
+        if medians.droplevel("filters").index.nunique() == 1:  # one row: nothing to beat
             (backend, path) = fastest.pop()
             times = [medians[(backend, path, f)] for f in widths]
             text = (
-                f"{where}: {backend} {path} is fastest at every width run "
-                f"({widths[0]}–{widths[-1]} filters: {min(times):.1f}–{max(times):.1f} s)"
+                f"{where}: only {backend} {path} was timed "
+                f"({' / '.join(map(str, widths))} filters: "
+                f"{' / '.join(f'{t:.1f}' for t in times)} s)"
             )
+        elif len(fastest) == 1:
+            (backend, path) = fastest.pop()
+            times = [medians[(backend, path, f)] for f in widths]
+            seconds = f"{min(times):.1f}" + (f"–{max(times):.1f}" if len(times) > 1 else "")
+            text = f"{where}: {backend} {path} is fastest at every width run ({span}: {seconds} s)"
         else:
             each = [f"{f}: {b} {p} {medians[(b, p, f)]:.1f} s" for (b, p, f) in best]
             text = f"{where}: fastest by width: " + "; ".join(each)
@@ -110,8 +120,9 @@ def verdict_markdown(data: pd.DataFrame) -> str:
         lines.append(f"- {text}.")
     cells = sweep.groupby([*ROW_KEYS, "filters"])["val_accuracy"].median()
     lines.append(
-        f"- Accuracy: every run ended at validation accuracy {sweep['val_accuracy'].min():.3f} "
-        f"or better; cell medians {cells.min():.3f}–{cells.max():.3f} "
+        f"- Accuracy: every full-length run at lr {LEARNING_RATE:g} ended at validation "
+        f"accuracy {sweep['val_accuracy'].min():.3f} or better; cell medians "
+        f"{cells.min():.3f}–{cells.max():.3f} "
         f"(2017: {VAL_ACCURACY_2017[0]:.3f}–{VAL_ACCURACY_2017[1]:.3f})."
     )
     return "\n".join(lines)

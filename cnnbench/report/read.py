@@ -118,9 +118,9 @@ def _read_results_file(path: Path, candidates: bool = False) -> Loaded:
         loaded.notes += [f"{where}: {c}" for c in contradictions(result)]
         machine = check_machine(record.get("machine"), where)
         sweep = record.get("sweep") if isinstance(record.get("sweep"), str) else None
-        loaded.runs.append(
-            Run(result, str(record.get("benchmark", "?")), where, machine, sweep=sweep)
-        )
+        date = check_date(record.get("date"), where)
+        name = str(record.get("benchmark", "?"))
+        loaded.runs.append(Run(result, name, where, machine, date, sweep))
     return loaded
 
 

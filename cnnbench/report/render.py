@@ -21,7 +21,7 @@ CSV_COLUMNS = (
     "first_epoch_s", "steady_epoch_s", "val_accuracy", "test_error", "samples_per_s",
     "achieved_gflops", "peak_gflops", "limit_s", "x_limit", "peak_host_mb", "peak_gpu_mb",
     "params", "cpu_model", "cpu_count", "gpu_driver", "versions", "settings", "commit",
-    "benchmark", "sweep", "source", "date", "val_accuracy_by_epoch", "epoch_seconds",
+    "benchmark", "sweep", "source", "line", "date", "val_accuracy_by_epoch", "epoch_seconds",
 )  # fmt: skip
 
 
@@ -97,11 +97,24 @@ def _markdown_table(model: TableModel) -> str:
     return "\n".join(lines)
 
 
+SORT = ("kind", "machine", "backend", "path", "precision", "epochs", "train_samples")
+SORT += ("learning_rate", "filters", "seed", "source", "line")
+
+
 def results_csv(data: pd.DataFrame) -> str:
-    """Long format: one row per run (and round), one column per field."""
+    """Long format: one row per run (and round), one column per field, rows in the order
+    of the tables (docs/report.md has the column dictionary)."""
     columns = [c for c in CSV_COLUMNS if c in data.columns]
     columns += [c for c in data.columns if c.startswith("time_to_")]
-    return data[columns].to_csv(index=False)
+    rows = data.sort_values(list(SORT), kind="stable", na_position="first")
+    return rows[columns].to_csv(index=False)
+
+
+def _wrap(text: str) -> list[str]:
+    """A Markdown bullet at 100 columns; a file name is never broken at its hyphens."""
+    return textwrap.wrap(
+        text, 100, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False
+    )
 
 
 def provenance(data: pd.DataFrame) -> list[str]:
@@ -110,7 +123,7 @@ def provenance(data: pd.DataFrame) -> list[str]:
     for machine, runs in data.groupby("machine", sort=True):
         versions = sorted(set(runs["versions"]))
         commits = sorted({c for c in runs["commit"].dropna()})
-        files = sorted({Path(s.split(":")[0]).name for s in runs["source"]})
+        files = sorted({Path(s).name for s in runs["source"]})
         drivers = sorted({d for d in runs["gpu_driver"].dropna()})
         items = [f"**{markdown(machine)}**: {len(runs)} runs"]
         if drivers:
@@ -120,7 +133,7 @@ def provenance(data: pd.DataFrame) -> list[str]:
         if commits:
             items.append("commits " + markdown(", ".join(c[:12] for c in commits)))
         items.append("files " + markdown(", ".join(files)))
-        lines += textwrap.wrap("; ".join(items), 100, initial_indent="- ", subsequent_indent="  ")
+        lines += _wrap("; ".join(items))
     return lines
 
 
@@ -146,6 +159,6 @@ def summary_markdown(
     if notes:  # what reading the inputs skipped or superseded
         out += ["Read with these notes:", ""]
         for note in notes:
-            out += textwrap.wrap(markdown(note), 100, initial_indent="- ", subsequent_indent="  ")
+            out += _wrap(markdown(note))
         out.append("")
     return "\n".join(out)

@@ -1,0 +1,151 @@
+"""The speed targets, checked against the runs: each measured figure rendered, never typed.
+
+A target names the runs it is about (kind of device, backend, path, precision, widths),
+a metric over their full-length lr 0.1 medians and a bound. `targets_markdown` is the
+table of docs/targets.md; `targets_summary` the README's lines. A target whose runs are
+not there says so ("not measured"), never passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cnnbench.experiment import LEARNING_RATE
+from cnnbench.report.frame import overhead
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    kind: str
+    metric: str  # "seconds" (runtime <=), "limit %" (share of the limit >=), "× native" (<=)
+    bound: float
+    backends: tuple[str, ...]
+    path: str = "native"  # the path timed (for "× native": the Keras path set against it)
+    filters: tuple[int, ...] = ()  # () every width measured
+    precision: str = "fp32"
+
+
+TARGETS = (
+    Target("native JAX <= 5 s at 8 filters (tf32)", "gpu", "seconds", 5, ("jax",), "native",
+           (8,), "tf32"),
+    Target("native JAX <= 11 s at 256 filters (tf32)", "gpu", "seconds", 11, ("jax",), "native",
+           (256,), "tf32"),
+    Target("native PyTorch <= 8 s at 8 filters", "gpu", "seconds", 8, ("torch",), "native", (8,)),
+    Target("Keras tuned <= 10 s on JAX at every width", "gpu", "seconds", 10, ("jax",),
+           "keras tuned"),
+    Target("Keras tuned <= 60 s on PyTorch at 16 filters", "gpu", "seconds", 60, ("torch",),
+           "keras tuned", (16,)),
+    Target("native >= 50% of the limit at 64 filters", "cpu", "limit %", 50,
+           ("tensorflow", "torch", "jax"), "native", (64,)),
+    Target("native >= 30% of the limit at 16 filters", "cpu", "limit %", 30,
+           ("tensorflow", "torch", "jax"), "native", (16,)),
+    Target("Keras tuned <= 1.5x native", "cpu", "× native", 1.5,
+           ("tensorflow", "torch", "jax"), "keras tuned"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Check:
+    target: Target
+    backend: str
+    values: dict  # width -> the cell's figure
+    note: str = ""  # e.g. Keras tuned is Keras default here
+
+    @property
+    def measured(self) -> bool:
+        return bool(self.values)
+
+    def met(self, value: float) -> bool:
+        t = self.target
+        return value >= t.bound if t.metric == "limit %" else value <= t.bound
+
+    def verdict(self) -> str:
+        if not self.measured:
+            return "not measured"
+        passed = [f for f, v in self.values.items() if self.met(v)]
+        if len(passed) == len(self.values):
+            return "met"
+        if not passed:
+            return "missed"
+        return (
+            "met at "
+            + ", ".join(map(str, passed))
+            + ", missed at "
+            + ", ".join(str(f) for f in self.values if f not in passed)
+        )
+
+    def figures(self) -> str:
+        """`12.6 / 17.0 / 22.8 s at 8 / 64 / 256 filters`."""
+        unit = {"seconds": " s", "limit %": "%", "× native": "×"}[self.target.metric]
+        digits = 2 if unit == "×" else 1
+        shown = " / ".join(f"{v:.{digits}f}" for v in self.values.values())
+        return f"{shown}{unit} at {' / '.join(map(str, self.values))} filters"
+
+
+def _full(data: pd.DataFrame) -> pd.DataFrame:
+    return data[data["full_length"] & (data["learning_rate"] == LEARNING_RATE)]
+
+
+def check(target: Target, data: pd.DataFrame, backend: str) -> Check:
+    runs = _full(data)
+    runs = runs[(runs["kind"] == target.kind) & (runs["backend"] == backend)]
+    runs = runs[runs["precision"] == target.precision]
+    note = ""
+    if target.metric == "× native":
+        ratios = overhead(runs)
+        path = target.path
+        if path not in set(ratios["path"]) and "keras default" in set(ratios["path"]):
+            path, note = "keras default", "Keras tuned is Keras default here"
+        ratios = ratios[ratios["path"] == path]
+        cells = ratios.groupby("filters")["ratio"].median()
+    else:
+        runs = runs[runs["path"] == target.path]
+        if target.metric == "seconds":
+            cells = runs.groupby("filters")["runtime_s"].median()
+        else:
+            cells = 100 / runs.groupby("filters")["x_limit"].median()
+    if target.filters:
+        cells = cells[cells.index.isin(target.filters)]
+    return Check(target, backend, {int(f): float(v) for f, v in cells.items()}, note)
+
+
+def checks(data: pd.DataFrame, targets: Sequence[Target] = TARGETS) -> list[Check]:
+    return [check(t, data, b) for t in targets for b in t.backends]
+
+
+def targets_markdown(data: pd.DataFrame) -> str:
+    """One table per kind of device: each target, its figures, its verdict."""
+    lines = []
+    for kind in ("gpu", "cpu"):
+        found = [c for c in checks(data) if c.target.kind == kind]
+        machines = sorted(set(_full(data).query("kind == @kind")["machine"]))
+        lines += [
+            f"**{kind.upper()}** ({', '.join(machines) or 'none'}), medians of full-length runs:",
+            "",
+            "| target | backend | measured | verdict |",
+            "|---|---|---|---|",
+        ]
+        for c in found:
+            figures = c.figures() if c.measured else "—"
+            if c.note:
+                figures += f" ({c.note})"
+            lines.append(f"| {c.target.label} | {c.backend} | {figures} | {c.verdict()} |")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def targets_summary(data: pd.DataFrame) -> str:
+    """The README's lines, a target each: per backend its figures and its verdict."""
+    lines = []
+    for target in TARGETS:
+        parts = []
+        for c in (check(target, data, backend) for backend in target.backends):
+            figures = f"{c.figures()}, " if c.measured else ""
+            note = f" ({c.note})" if c.note else ""
+            parts.append(f"{c.backend} {figures}{c.verdict()}{note}")
+        lines.append(f"- {target.kind.upper()}, {target.label}: " + "; ".join(parts) + ".")
+    return "\n".join(lines)
