@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnbench import cells, estimate, experiment, options, plan, request, results
+from cnnbench import cells, estimate, experiment, interrupt, options, plan, request, results
 from cnnbench.backend import (
     BACKENDS,
     DeviceError,
@@ -164,6 +164,8 @@ def pytest_configure(config):
     quiet(backend)
     import keras  # noqa: F401  (imports the backend named by KERAS_BACKEND)
 
+    interrupt.install()  # one Ctrl-C stops the session, even one a library swallowed
+
     try:
         device_name = resolve_device(backend, device)
     except DeviceError:
@@ -301,15 +303,20 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
     )
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)  # around pytest-benchmark's JSON writing
 def pytest_sessionfinish(session, exitstatus):
     """Before pytest-benchmark writes its JSON: a benchmark stopped before its time was
-    taken (Ctrl-C) has no data and no entry. After an interrupt, one line: what is on file
-    and the command that finishes the sweep."""
+    taken (Ctrl-C) has no data and no entry, and with no round timed in this session the
+    JSON (the runs on file) is written here, where pytest-benchmark would write none.
+    After an interrupt, one line: what is on file and the command that finishes the sweep."""
     config = session.config
     timing = getattr(config, "_benchmarksession", None)
     if timing is not None:
         timing.benchmarks[:] = [b for b in timing.benchmarks if b.stats]
+        if timing.json and not timing.benchmarks and BENCH in config.stash:
+            _write_json(config, timing)
+            timing.json = None  # written: nothing left for pytest-benchmark to save
+    yield
     if exitstatus == pytest.ExitCode.INTERRUPTED and SWEEP in config.stash:
         sweep = config.stash[SWEEP]
         bench = config.stash.get(BENCH, None)
@@ -321,3 +328,18 @@ def pytest_sessionfinish(session, exitstatus):
             f"cnnbench: interrupted; {done} of this session's runs are on file in "
             f"{sweep.results_path}; to finish: KERAS_BACKEND={sweep.backend} {again}",
         )
+
+
+def _write_json(config, timing) -> None:
+    """pytest-benchmark's JSON, as its own hooks build it, when no round was timed."""
+    hook = config.hook
+    commit_info = hook.pytest_benchmark_generate_commit_info(config=config)
+    output = hook.pytest_benchmark_generate_json(
+        config=config,
+        benchmarks=[],
+        include_data=True,
+        machine_info=timing.get_machine_info(),
+        commit_info=commit_info,
+    )
+    hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=output)
+    timing.save_json(output)

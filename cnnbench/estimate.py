@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from cnnbench.analytic import train_flops_per_sample
-from cnnbench.records import path_label
+from cnnbench.records import path_label, result_path
 
 NOMINAL_GFLOPS = {"cpu": 50.0, "gpu": 5000.0}  # FLOP rates for the relative estimate only
 Key = tuple[str, str, str, str]  # backend, kind, path, precision
@@ -34,8 +34,7 @@ def rate_key(result: Mapping) -> tuple[Key, int]:
     if "path" in result:
         path, kind = result["path"], result["kind"]
     else:
-        impl = result.get("impl", "keras")
-        path = path_label(impl, None if impl == "native" else result.get("profile") or "default")
+        path = result_path(result)
         kind = "cpu" if result.get("device") == "cpu" else "gpu"
     return (result["backend"], kind, path, result.get("precision") or "fp32"), result["filters"]
 

@@ -40,6 +40,19 @@ NATIVE: dict[str, dict[str, dict]] = {
     },
 }
 
+# The Keras model in a hand-written loop (cnnbench.kerasloop), per backend and kind: the
+# keras.io guides' loop first; chosen by measurement (docs/tuning.md).
+LOOP: dict[str, dict[str, dict]] = {
+    "tensorflow": {"cpu": {"loop": "epoch"}, "gpu": {"loop": "epoch"}},
+    "torch": {"cpu": {"loop": "eager"}, "gpu": {"loop": "eager"}},
+    "jax": {"cpu": {"loop": "step"}, "gpu": {"loop": "scan"}},
+}
+LOOP_OPTIONS: dict[str, dict[str, tuple]] = {
+    "tensorflow": {"loop": ("step", "epoch")},
+    "torch": {"loop": ("eager", "compile")},
+    "jax": {"loop": ("step", "scan")},
+}
+
 # What each native trainer accepts: option -> allowed values (the first is the plain one).
 NATIVE_OPTIONS: dict[str, dict[str, tuple]] = {
     "tensorflow": {"jit_compile": (False, True)},
@@ -88,6 +101,11 @@ CANDIDATES: dict[tuple[str, str, str], list[dict]] = {
     ("native", "tensorflow", "gpu"): [{"jit_compile": False}, {"jit_compile": True}],
     # XLA on the CPU did not finish 2 epochs of 5000 images in 120 s (0.9 s without).
     ("native", "tensorflow", "cpu"): [{"jit_compile": False}],
+    **{
+        ("keras-loop", backend, kind): [{"loop": v} for v in LOOP_OPTIONS[backend]["loop"]]
+        for backend in BACKENDS
+        for kind in ("cpu", "gpu")
+    },
 }
 
 
@@ -101,13 +119,20 @@ def for_run(config, backend: str, kind: str) -> dict:
 
 def chosen(impl: str, profile: str, backend: str, kind: str) -> dict:
     """The settings a run of this path uses unless it is given others."""
-    table = NATIVE if impl == "native" else KERAS[profile]
+    table = {"native": NATIVE, "keras-loop": LOOP}.get(impl) or KERAS[profile]
     return dict(table[backend][kind])
+
+
+def options_of(impl: str, backend: str) -> dict[str, tuple]:
+    """The settings a path accepts: option -> allowed values (the first is the plain one)."""
+    if impl == "native":
+        return NATIVE_OPTIONS[backend]
+    return LOOP_OPTIONS[backend] if impl == "keras-loop" else KERAS_OPTIONS
 
 
 def check(impl: str, backend: str, settings: Mapping) -> dict:
     """`settings` completed with the plain values; ValueError naming an unknown key or value."""
-    options = NATIVE_OPTIONS[backend] if impl == "native" else KERAS_OPTIONS
+    options = options_of(impl, backend)
     complete = {}
     for key, values in options.items():
         value = settings.get(key, values[0])

@@ -20,6 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from cnnbench import interrupt
 from cnnbench.records import HISTORY_KEYS
 
 
@@ -32,7 +33,14 @@ class EpochLog(keras.callbacks.Callback):
         self.label = label
         self.write = write
 
+    def on_train_batch_begin(self, batch, logs=None):
+        interrupt.check()  # a Ctrl-C that a library swallowed stops the run here
+
+    def on_epoch_begin(self, epoch, logs=None):
+        interrupt.check()
+
     def on_epoch_end(self, epoch, logs=None):
+        interrupt.check()
         logs = logs or {}
         fields = "  ".join(f"{key} {logs[key]:.4f}" for key in HISTORY_KEYS if key in logs)
         seconds = f"  {logs['epoch_seconds']:.1f} s" if "epoch_seconds" in logs else ""
@@ -71,9 +79,11 @@ class RichProgress(EpochLog):
         self._batches = self.progress.add_task("batches", total=steps)
 
     def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
         self.progress.reset(self._batches, description=f"epoch {epoch + 1} batches")
 
     def on_train_batch_begin(self, batch, logs=None):
+        super().on_train_batch_begin(batch, logs)
         self.progress.update(self._batches, completed=batch + 1)
 
     def on_epoch_end(self, epoch, logs=None):

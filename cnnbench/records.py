@@ -15,7 +15,7 @@ from cnnbench import experiment, profiles
 from cnnbench.backend import DEVICES
 from cnnbench.precision import PRECISIONS
 
-IMPLS = ("keras", "native")
+IMPLS = ("keras", "keras-loop", "native")  # fit, the Keras model in a hand loop, no Keras
 MAX_SEED = 2**32 - 1  # numpy's and Keras's seeds are unsigned 32-bit
 MAX_FILTERS = 2**20  # far past any memory; a bound so no count overflows a float
 MAX_LR = 3.4028234663852886e38  # the largest float32: what the optimizer holds it in
@@ -119,6 +119,12 @@ def variant_id(impl: str, profile: str | None) -> str:
 def path_label(impl: str, profile: str | None) -> str:
     """`keras default`, `keras tuned`, `native`: how the report names a path (its id)."""
     return variant_id(impl, profile).replace("-", " ")
+
+
+def result_path(result: Mapping) -> str:
+    """The path label of a recorded run (runs from before `impl` was recorded: Keras)."""
+    impl = result.get("impl", "keras")
+    return path_label(impl, (result.get("profile") or "default") if impl == "keras" else None)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from cnnbench import interrupt
 from cnnbench.estimate import Estimator
 from cnnbench.plan import Planned, hours
 from cnnbench.records import path_label, variant_id
@@ -61,7 +62,7 @@ class Session:
         """Each cell timed here beside the published machine's time for the same cell,
         scaled to this run's length (the published rates), and the ratio: where this
         machine stands, even after a --quick first look."""
-        from cnnbench.estimate import Estimator, published, published_machine
+        from cnnbench.estimate import published, published_machine
 
         sweep = self.sweep
         machine = published_machine(sweep.kind)
@@ -137,6 +138,7 @@ class Session:
             return
         warmups = []
         for config in sweep.warmup_configs(self.todo):
+            interrupt.check()
             result = train(config, self.data)
             sweep.record("warmup", 0, result, warmup=True)
             warmups.append({"warmup": True, "result": result.to_dict()})
@@ -159,6 +161,7 @@ class Session:
         from cnnbench.progress import EpochLog
         from cnnbench.train import prepare
 
+        interrupt.check()
         sweep = self.sweep
         config = self.config(run)
         key = (run.variant, run.filters, run.learning_rate, run.round)

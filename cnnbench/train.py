@@ -257,7 +257,7 @@ def prepare(config: RunConfig, data: Mnist | None = None, callbacks: Sequence = 
     """Everything before the timed region: model or trainer built, data placed."""
     data = load() if data is None else data
     backend = keras.backend.backend()
-    kind = NativeRun if config.impl == "native" else KerasRun
+    kind = KerasRun if config.impl == "keras" else NativeRun  # the loop: native's machinery
     return kind(config, backend, data, callbacks)
 
 

@@ -4,8 +4,10 @@ that must stop a session before anything trains."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -114,11 +116,12 @@ def test_short_sweep_writes_json_and_resumes_round_by_round(backend, tmp_path):
     machine = report["machine_info"]["cnnbench"]
     assert (machine["backend"], machine["cpu_count"]) == (backend, os.cpu_count())
     names = sorted(b["name"] for b in report["benchmarks"])
+    where = f"{backend}-cpu-fp32-1x5000"  # what makes two timings comparable, in the name
     assert names == [
-        "test_filters[4-keras-default-r0]",
-        "test_filters[8-keras-default-r0]",
-        "test_learning_rate[keras-default-0.0001-r0]",
-        "test_learning_rate[keras-default-0.1-r0]",
+        f"test_filters[{where}-4-keras-default]",
+        f"test_filters[{where}-8-keras-default]",
+        f"test_learning_rate[{where}-16-keras-default-lr0.0001]",
+        f"test_learning_rate[{where}-16-keras-default-lr0.1]",
     ]
     for bench in report["benchmarks"]:
         (run,) = bench["extra_info"]["runs"]
@@ -127,15 +130,25 @@ def test_short_sweep_writes_json_and_resumes_round_by_round(backend, tmp_path):
         assert bench["stats"]["rounds"] == 1
         assert bench["stats"]["median"] == pytest.approx(run["runtime_s"], rel=0.01)
         assert run["peak_gflops"] > 0 and run["peak_host_mb"] > 0
+    compare = [sys.executable, "-c", "from pytest_benchmark.cli import main; main()"]
+    compare += ["compare", str(out), "--group-by", "param:filters", "--columns", "median"]
+    shown = subprocess.run(compare, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and "KeyError" not in shown.stderr, shown.stderr[-2000:]
+    assert "keras-default" in shown.stdout
 
     # Two more rounds, resumed: round 0 is on file and never redone.
     warmups = [r["result"]["filters"] for r in results.read(jsonl) if r.get("warmup")]
     assert warmups == [16, 8, 4]  # one per path and width (16: the learning-rate runs')
     assert len(jsonl.read_text().splitlines()) == 7  # and four runs
-    again = _bench(backend, tmp_path, *sweep, "--rounds", "2", "--resume", "-rs")
+    again = _bench(
+        backend, tmp_path, *sweep, "--rounds", "2", "--resume", "-rs", "--benchmark-json", str(out)
+    )
     assert again.returncode == 0, again.stdout[-3000:]
     assert "4 passed, 4 skipped" in again.stdout and "--resume: on file" in again.stdout
     assert "cnnbench: 8 runs planned, 4 on file, 4 to do" in again.stdout
+    resumed = json.loads(out.read_text())  # the resumed session's JSON: the whole sweep
+    assert all(len(b["stats"]["data"]) == 2 for b in resumed["benchmarks"])
+    assert all(b["extra_info"]["timed_now"] == [False, True] for b in resumed["benchmarks"])
     records = [r for r in results.read(jsonl) if not r.get("warmup")]
     assert sorted(r["round"] for r in records) == [0, 0, 0, 0, 1, 1, 1, 1]
     seeds = {r["round"]: r["result"]["seed"] for r in records}
@@ -179,7 +192,7 @@ def test_the_timed_region_is_the_fit_alone(backend, tmp_path):
         (["--filters", "8,16,8"], "--filters '8,16,8': 8 given twice"),
         (["--lrs", "0.01,1e-2"], "--lrs '0.01,1e-2': 0.01 given twice"),
         (["--impl", "keras,keras"], "--impl 'keras,keras': keras given twice"),
-        (["--impl", "caffe"], "--impl 'caffe': choose from keras, native"),
+        (["--impl", "caffe"], "--impl 'caffe': choose from keras, keras-loop, native"),
         (["--seed", "-1"], "seed must be in 0..4294967295"),
         (["--rounds", "1000000000"], "--rounds must be in 1..100, got 1000000000"),
         (["--precision", "fp16"], "invalid choice: 'fp16'"),
@@ -314,3 +327,39 @@ def test_a_shard_that_names_no_shard_stops_the_session(backend, tmp_path, shard,
     done = _bench(backend, tmp_path, "--shard", shard, env=env)
     assert done.returncode == 4 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["a warm-up", "a timed run"])
+def test_one_ctrl_c_stops_the_session_keeps_the_json_and_says_how_to_finish(
+    backend, tmp_path, when
+):
+    out, jsonl = tmp_path / "out.json", tmp_path / "r.jsonl"
+    cmd = [sys.executable, "-m", "pytest", str(ROOT / "benchmarks"), "-p", "no:cacheprovider"]
+    cmd += ["--rootdir", str(ROOT), *SHORT, "--filters", "8,16", "--impl", "keras"]
+    cmd += ["--profile", "default", "--lrs", "0.1", "--epochs", "3", "--rounds", "2"]
+    cmd += ["--results", str(jsonl), "--benchmark-json", str(out)]
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    trigger = "warm-up keras-default 16f" if when == "a warm-up" else "[2/4]"
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if trigger in line:
+            break
+    process.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    rest, _ = process.communicate(timeout=120)
+    waited = time.monotonic() - sent
+    text = "".join(lines) + rest
+    assert process.returncode == 2, text[-3000:]  # pytest's "interrupted"
+    assert waited < 30, f"{waited:.0f} s after Ctrl-C"
+    assert "Traceback (most recent call last)" not in text and "ValueError" not in text
+    (said,) = [line for line in text.splitlines() if line.startswith("cnnbench: interrupted;")]
+    assert f"on file in {jsonl}" in said and "--resume" in said
+    doc = json.loads(out.read_text())  # the JSON of the runs that finished, whole
+    timed = [run for cell in doc["benchmarks"] for run in cell["extra_info"]["runs"]]
+    on_file = [r for r in results.read(jsonl, allow_torn_tail=True) if not r.get("warmup")]
+    assert len(timed) == len(on_file) == (0 if when == "a warm-up" else 1)

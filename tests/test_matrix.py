@@ -44,7 +44,8 @@ def test_a_cell_is_the_median_of_its_rounds_with_min_max(data):
 
 
 def test_keras_over_native_pairs_each_machine_with_its_own_native(data):
-    ratios = overhead(data).set_index(["machine", "backend", "filters"])["ratio"]
+    ratios = overhead(data).query("path == 'keras default'")
+    ratios = ratios.set_index(["machine", "backend", "filters"])["ratio"]
     assert ratios[("Xeon A ×2", "torch", 8)] == pytest.approx(22 / 11)
     assert ratios[("Xeon A ×2", "torch", 16)] == pytest.approx(31 / 15)
     assert ratios[("Epyc B ×8", "torch", 8)] == pytest.approx(51 / 41)
@@ -132,3 +133,10 @@ def test_every_figure_in_the_readme_and_targets_doc_is_the_render(tmp_path):
         assert cli.main(argv, console=Console(file=quiet)) == 0
     assert (tmp_path / "README.md").read_text() == (root / "README.md").read_text()
     assert (tmp_path / "targets.md").read_text() == (root / "docs" / "targets.md").read_text()
+
+
+def test_keras_s_cost_is_split_into_trainer_and_layers(data):
+    row = _row(_table(data, "decomposition"), "torch · cpu · keras cost")  # one CPU here
+    # default 22, tuned = default (PyTorch), the loop 13, native 11 (medians)
+    assert row.cells[0].long == "2.00× (settings 0%, trainer 82%, layers 18%; loop 1.18×)"
+    assert "torch the trainer (median: trainer 82%, layers 18%)" in verdict_markdown(data)

@@ -34,7 +34,7 @@ RESULT_KEYS = [
         ("batch_size", 0, "batch size must be >= 1"),
         ("device", "tpu", "device must be one of auto, cpu, gpu"),
         ("train_subset", 60000, "train subset must be in 1..55000"),
-        ("impl", "caffe", "impl must be one of keras, native"),
+        ("impl", "caffe", "impl must be one of keras, keras-loop, native"),
         ("profile", "fast", "profile must be one of default, tuned"),
     ],
 )
@@ -72,11 +72,13 @@ def test_one_epoch_on_real_mnist_learns(mnist, backend):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("impl, profile", [("native", "default"), ("keras", "tuned")])
-def test_native_and_tuned_learn_like_keras_default(mnist, backend, impl, profile):
+@pytest.mark.parametrize(
+    "impl, profile", [("native", "default"), ("keras", "tuned"), ("keras-loop", "default")]
+)
+def test_native_tuned_and_the_keras_loop_learn_like_keras_default(mnist, backend, impl, profile):
     result = run(RunConfig(filters=8, epochs=1, impl=impl, profile=profile), mnist).to_dict()
     assert (result["backend"], result["impl"], result["device"]) == (backend, impl, "cpu")
-    assert result["profile"] == (None if impl == "native" else "tuned")
+    assert result["profile"] == ("tuned" if impl == "keras" else None)
     assert result["params"] == 52258
     assert result["val_accuracy"] >= 0.96  # the same floor as the Keras default path
     chosen = profiles.for_run(RunConfig(impl=impl, profile=profile), backend, "cpu")

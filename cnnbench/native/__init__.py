@@ -43,8 +43,12 @@ def epoch_orders(n: int, epochs: int, seed: int) -> list[np.ndarray]:
 
 
 def make_trainer(config, backend: str, data, settings: dict, eval_batch_size: int) -> Trainer:
-    """The backend's Trainer, built with `settings` (complete, checked)."""
-    module = importlib.import_module(f"cnnbench.native.{backend}_impl")
+    """The backend's Trainer for the run's path (`native`, or `keras-loop`: the Keras model
+    in a hand-written loop, `cnnbench.kerasloop`), built with `settings` (complete, checked)."""
+    if config.impl == "keras-loop":
+        module = importlib.import_module(f"cnnbench.kerasloop.{backend}_loop")
+    else:
+        module = importlib.import_module(f"cnnbench.native.{backend}_impl")
     return module.Trainer(config, data, settings, eval_batch_size)
 
 

@@ -45,10 +45,10 @@ from cnnbench.report.frame import (  # noqa: E402
 from cnnbench.report.grid import length_title, row_labels  # noqa: E402
 
 BACKEND_COLORS = {"tensorflow": "tab:orange", "torch": "tab:red", "jax": "tab:blue"}
-PATH_LINES = dict(zip(PATHS, ("-", "--", ":"), strict=False))  # line style per path
+PATH_LINES = dict(zip(PATHS, ("-", "--", "-.", ":"), strict=False))  # line style per path
 KIND_MARKERS = {"cpu": "o", "gpu": "s"}  # fp32; other precisions have their own
 PRECISION_MARKERS = {"tf32": "^", "bf16": "v"}
-PATH_MARKERS = dict(zip(PATHS, ("o", "D", "s"), strict=False))  # where colour is the backend
+PATH_MARKERS = dict(zip(PATHS, ("o", "D", "v", "s"), strict=False))  # colour: the backend
 
 
 def _suffix(length: tuple) -> str:

@@ -18,7 +18,7 @@ import pandas as pd
 from cnnbench.analytic import forward_flops_per_sample, train_flops_per_sample
 from cnnbench.checks import VAL_ACCURACY_FLOOR
 from cnnbench.experiment import FULL_LENGTH, LEARNING_RATE, LR_FILTERS, VALIDATION_SIZE
-from cnnbench.records import VARIANTS, path_label
+from cnnbench.records import VARIANTS, path_label, result_path
 from cnnbench.report.read import Run
 
 TARGETS = (VAL_ACCURACY_FLOOR, 0.99)  # the floor every passing full-length run reaches
@@ -41,8 +41,7 @@ def plain(text: object, limit: int = NAME_LIMIT) -> str | None:
 
 
 def path_of(result: dict) -> str:
-    impl = result.get("impl", "keras")
-    return path_label(impl, None if impl == "native" else result.get("profile") or "default")
+    return result_path(result)
 
 
 def machine_of(result: dict, machine: dict | None) -> str:

@@ -15,6 +15,7 @@ from cnnbench.experiment import (
     reference_label,
 )
 from cnnbench.files import write_atomic
+from cnnbench.report.decompose import decomposition, where_it_lives
 from cnnbench.report.fields import ReportError
 from cnnbench.report.frame import ROW_KEYS, by, overhead
 from cnnbench.report.grid import MISSING, length_title, markdown, pivot
@@ -105,12 +106,20 @@ def verdict_markdown(data: pd.DataFrame) -> str:
             each = [f"{f}: {b} {p} {medians[(b, p, f)]:.1f} s" for (b, p, f) in best]
             text = f"{where}: fastest by width: " + "; ".join(each)
         ratios = overhead(part)
+        ratios = ratios[ratios["path"] != "keras loop"]  # fit's cost; the loop's is below
         costs = [
             f"{backend} {g['ratio'].min():.1f}–{g['ratio'].max():.1f}×"
             for (backend,), g in by(ratios, ["backend"])
         ]
         if costs:
             text += "; Keras over native: " + ", ".join(costs)
+        lives = [
+            f"{backend} {where_it_lives(g)} (median: trainer {g['trainer'].median():.0f}%, "
+            f"layers {g['layers'].median():.0f}%)"
+            for (backend,), g in by(decomposition(part).dropna(subset=["trainer"]), ["backend"])
+        ]
+        if lives:
+            text += "; that cost lives in " + ", ".join(lives)
         if timed_apart(part):
             text += (
                 "; the backends were timed in separate sweeps, and a shared machine drifts"

@@ -18,6 +18,7 @@ from cnnbench.experiment import (
     REFERENCE_2017,
     reference_label,
 )
+from cnnbench.report.decompose import decomposition
 from cnnbench.report.frame import by_length, lr_experiment, overhead, target_column
 from cnnbench.report.grid import (
     Cell,
@@ -123,6 +124,37 @@ def overhead_table(data: pd.DataFrame, length) -> TableModel | None:
     )
 
 
+def decomposition_table(data: pd.DataFrame, length) -> TableModel | None:
+    """Where Keras's cost lives (`cnnbench.report.decompose`), per device and width."""
+    shares = decomposition(data)
+    if shares.empty:
+        return None
+
+    def render(cell: pd.DataFrame) -> Cell:
+        c = cell.iloc[0]
+        if pd.isna(c["trainer"]):  # Keras default no slower than native: nothing to split
+            text = f"{c['ratio']:.2f}× (no cost to split)"
+            return Cell(f"{c['ratio']:.2f}×", text)
+        short = f"{c['ratio']:.2f}×: {c['trainer']:.0f}/{c['layers']:.0f}"
+        long = (
+            f"{c['ratio']:.2f}× (settings {c['settings']:.0f}%, trainer {c['trainer']:.0f}%, "
+            f"layers {c['layers']:.0f}%; loop {c['loop_ratio']:.2f}×)"
+        )
+        return Cell(short, long)
+
+    values, rows = pivot(shares.assign(path="keras cost"), "filters", render)
+    return TableModel(
+        "decomposition",
+        f"Where Keras's cost lives ({length_title(length)})",
+        "Keras default over native (medians), then the share of that cost that fit's own "
+        "settings save (default to tuned), that fit's trainer costs beyond a hand-written "
+        "loop of the same Keras model (tuned to loop), and that the Keras layers cost over "
+        "the framework's own (loop to native). Terminal: ratio: trainer/layers %.",
+        [f"{v:g}" for v in values],
+        rows,
+    )
+
+
 def learning_rate_table(data: pd.DataFrame, length) -> TableModel | None:
     """Experiment 1: final validation accuracy and test error per learning rate."""
     at = lr_experiment(data)
@@ -189,6 +221,7 @@ TABLES = (
     "accuracy",
     "target",
     "overhead",
+    "decomposition",
     "limit",
     "memory",
     "gpu-memory",
@@ -217,6 +250,8 @@ def tables(data: pd.DataFrame, targets: Sequence[float]) -> list[TableModel]:
                 built = [_target_table(t)(sweep, length) for t in targets]
             elif name == "overhead":
                 built = [overhead_table(sweep, length)]
+            elif name == "decomposition":
+                built = [decomposition_table(sweep, length)]
             elif name == "lr":
                 built = [learning_rate_table(at_length, length)]
             else:

@@ -19,7 +19,7 @@ from cnnbench.trials import Trial, describe, winners
 def _asked(result: dict) -> dict:
     """The settings that differ from the plain values: the candidate as it was written."""
     impl, backend = result.get("impl", "keras"), result["backend"]
-    options = profiles.NATIVE_OPTIONS[backend] if impl == "native" else profiles.KERAS_OPTIONS
+    options = profiles.options_of(impl, backend)
     settings = result.get("settings") or {}
     return {
         k: settings[k] for k, values in options.items() if settings.get(k, values[0]) != values[0]
