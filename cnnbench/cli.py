@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cnnbench import options, sweep_cli
+from cnnbench import options, place_cli, sweep_cli
 from cnnbench.backend import BACKENDS, DEVICES, DeviceError, hide_gpus, quiet
 from cnnbench.errors import EXIT_USAGE, DataError, OneLineParser, PathError, UsageError
 from cnnbench.files import check_writable, regular_file, write_atomic
@@ -70,6 +70,7 @@ def parser() -> OneLineParser:
     peak.add_argument("--size", type=int, help=f"matrix size N (default: {sizes})")
 
     sweep_cli.add_parser(sub)
+    place_cli.add_parser(sub)
     sub.add_parser("sweep", help=f"the plan on Ray, a shard per device: {sweep_cli.SWEEP_USAGE}")
     sub.add_parser("report", help="tables, figures, summary.md: python -m cnnbench.report --help")
     return parser
@@ -276,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_data(args)
         if args.command == "plan":
             return sweep_cli.run(args)
+        if args.command == "place":
+            return place_cli.run(args)
         return commands[args.command](args, argv)
     except (UsageError, PathError, DataError, DeviceError) as err:
         print(f"cnnbench: error: {err}", file=sys.stderr)

@@ -178,6 +178,7 @@ class RunResult:
     precision: str = _key(default="fp32")  # fp32, tf32 or bf16, as computed (CPU: no tf32)
     math: str = ""  # the backend's float32 math flags, read back during the run
     setup_s: float | None = None  # building, compiling setup and data placement, untimed
+    energy: dict = field(default_factory=dict)  # joules around the timed fit (cnnbench.energy)
 
     def with_peak(self, peak_gflops: float) -> RunResult:
         """This result, placed against a measured peak (`python -m cnnbench peak`)."""

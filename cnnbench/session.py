@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from cnnbench import interrupt
+from cnnbench import energy, interrupt
 from cnnbench.estimate import Estimator
 from cnnbench.plan import Planned, hours
 from cnnbench.records import path_label, variant_id
@@ -148,6 +148,17 @@ class Session:
             )
         sweep.peak_gflops = matmul_peak_gflops(SIZES[sweep.kind], precision=sweep.precision)
         sweep.write(f"cnnbench: {sweep.precision} matmul peak {sweep.peak_gflops:.1f} GFLOP/s")
+        self.meter = energy.meter(sweep.kind)
+        if self.meter.gpu is not None and self.meter.gpu.handle is not None:
+            self.meter.period_s = self.meter.gpu.update_period()
+            self.meter.idle_w = self.meter.gpu.idle_watts()
+            sweep.write(
+                f"cnnbench: GPU idle {self.meter.idle_w or float('nan'):.1f} W, energy counter "
+                f"every {self.meter.period_s * 1000:.0f} ms"
+            )
+        else:
+            reason = self.meter.gpu.reason if self.meter.gpu else self.meter.cpu.reason
+            sweep.write(f"cnnbench: energy: {reason or 'RAPL package counters'}")
         sweep.warmed_up = True
         if "unknown" in self.source():
             self.estimator.add(warmups)
@@ -174,13 +185,17 @@ class Session:
         label = f"[{self.started}/{len(self.todo)}] {sweep.backend} {sweep.device_name} {run.name}"
 
         def setup():
-            return (prepare(config, data, callbacks=[EpochLog(label, sweep.write)]),), {}
+            prepared = prepare(config, data, callbacks=[EpochLog(label, sweep.write)])
+            self.meter.start()  # the last thing before the timed region
+            return (prepared,), {}
 
         def timed(prepared):
             prepared.measured = prepared.fit()
 
         def teardown(prepared):  # untimed; a failed check drops the time
+            joules = self.meter.stop()  # the first thing after it
             result = prepared.finish(prepared.measured).with_peak(sweep.peak_gflops).to_dict()
+            result["energy"] = joules
             found = sweep.problems(result, extra)
             if found:
                 raise AssertionError(f"{run.name}: " + "; ".join(found))

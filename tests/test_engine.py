@@ -19,7 +19,7 @@ if os.environ.get("CNNBENCH_EXPECT_INSTALLED"):  # CI installs the ray extra: ne
 else:
     pytest.importorskip("ray")
 
-TINY = ["--filters", "8", "--epochs", "1", "--train-subset", "2000", "--rounds", "1"]
+TINY = ["--filters", "8", "--epochs", "1", "--train-subset", "5000", "--rounds", "1"]  # every floor
 TINY += ["--impl", "keras,native", "--profile", "default", "--lrs", "0.1,0.01", "--device", "cpu"]
 
 

@@ -12,6 +12,7 @@ PACKAGE = Path(cnnbench.__file__).parent
 COMMAND_LINES = {
     "cnnbench.cli",
     "cnnbench.sweep_cli",
+    "cnnbench.place_cli",
     "cnnbench.report.cli",
     "cnnbench.__main__",
     "cnnbench.report.__main__",

@@ -17,7 +17,7 @@ RESULT_KEYS = [
     "versions", "data_source",
     # ... then implementation, profile, efficiency and memory.
     "impl", "profile", "settings", "achieved_gflops", "peak_gflops", "peak_fraction",
-    "peak_host_mb", "peak_gpu_mb", "precision", "math", "setup_s",
+    "peak_host_mb", "peak_gpu_mb", "precision", "math", "setup_s", "energy",
 ]
 # fmt: on
 

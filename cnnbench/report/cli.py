@@ -25,6 +25,7 @@ from cnnbench.experiment import LEARNING_RATE
 from cnnbench.files import regular_file, write_atomic
 from cnnbench.report import figures
 from cnnbench.report.compare import compare, verdicts
+from cnnbench.report.costs import parse_prices, with_costs
 from cnnbench.report.fields import ReportError
 from cnnbench.report.frame import (
     TARGETS,
@@ -63,6 +64,13 @@ def _parser() -> OneLineParser:
         help=f"validation accuracy for time-to-target (repeatable; default {TARGETS})",
     )
     parser.add_argument("--compare", nargs="+", metavar="BASE", help="base results to compare")
+    parser.add_argument(
+        "--price",
+        action="append",
+        metavar="DEVICE=DOLLARS",
+        help="dollars per hour of a device (a machine as the tables name it, or cpu / gpu), "
+        "for the cost table (repeatable; never stored)",
+    )
     parser.add_argument(
         "--fail-above",
         type=float,
@@ -150,6 +158,11 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         loaded = load(args.files)
         data, superseded = one_run_per_round(frame(loaded.runs, targets))
         notes = loaded.notes + superseded + unshown(data)
+        if args.price:
+            try:
+                data = with_costs(data, parse_prices(args.price, data))
+            except ValueError as err:
+                raise UsageError(str(err)) from None
         if args.compare:
             base, superseded = one_run_per_round(frame(load(args.compare).runs, targets))
             notes += [f"--compare: {note}" for note in superseded]

@@ -77,6 +77,15 @@ OPTIONAL = {
     "profile": (lambda v: v in profiles.KERAS, f"one of {', '.join(profiles.KERAS)}"),
     "precision": (lambda v: v in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
     "settings": (lambda v: isinstance(v, dict), "an object"),
+    "energy": (
+        lambda v: (
+            isinstance(v, dict)
+            and all(
+                v.get(k) is None or _number(v.get(k), 0) for k in ("gpu_j", "cpu_j", "gpu_idle_w")
+            )
+        ),
+        "an object whose joules and watts are finite numbers >= 0",
+    ),
     "versions": (lambda v: isinstance(v, dict), "an object"),
 }
 MACHINE = {

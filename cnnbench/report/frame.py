@@ -84,6 +84,20 @@ def limit_s(result: dict) -> float | None:
     return flops / (peak * 1e9)
 
 
+def _energy(result: dict) -> dict:
+    """The run's joules: the GPU's counter on a GPU, RAPL on a CPU; and why there are none."""
+    e = result.get("energy") or {}
+    gpu = result["device"] != "cpu"
+    joules = e.get("gpu_j") if gpu else e.get("cpu_j")
+    reason = (e.get("gpu_reason") if gpu else e.get("cpu_reason")) or None
+    return {
+        "energy_j": joules,
+        "energy_note": reason if e else "not recorded (a run from before energy was)",
+        "gpu_idle_w": e.get("gpu_idle_w"),
+        "gpu_too_short": e.get("gpu_too_short"),
+    }
+
+
 def target_column(target: float) -> str:
     """`time_to_0_98`: a name pandas can query without backquotes."""
     return f"time_to_{target:g}".replace(".", "_")
@@ -119,6 +133,7 @@ def frame(runs: Sequence[Run], targets: Sequence[float] = TARGETS) -> pd.DataFra
             "limit_s": limit,
             "x_limit": None if limit is None else r["runtime_s"] / limit,
             "peak_host_mb": r.get("peak_host_mb"),
+            **_energy(r),
             "peak_gpu_mb": r.get("peak_gpu_mb"),
             "params": r["params"],
             "device": plain(r["device"]),

@@ -20,6 +20,7 @@ CSV_COLUMNS = (
     "epochs", "train_samples", "batch_size", "full_length", "seed", "runtime_s",
     "first_epoch_s", "steady_epoch_s", "val_accuracy", "test_error", "samples_per_s",
     "achieved_gflops", "peak_gflops", "limit_s", "x_limit", "peak_host_mb", "peak_gpu_mb",
+    "energy_j", "energy_note", "gpu_idle_w", "gpu_too_short",
     "params", "cpu_model", "cpu_count", "gpu_driver", "versions", "settings", "commit",
     "benchmark", "sweep", "source", "line", "date", "val_accuracy_by_epoch", "epoch_seconds",
 )  # fmt: skip

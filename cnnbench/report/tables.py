@@ -18,6 +18,7 @@ from cnnbench.experiment import (
     REFERENCE_2017,
     reference_label,
 )
+from cnnbench.report.costs import cost_table, energy_table
 from cnnbench.report.decompose import decomposition
 from cnnbench.report.frame import by_length, lr_experiment, overhead, target_column
 from cnnbench.report.grid import (
@@ -225,6 +226,8 @@ TABLES = (
     "limit",
     "memory",
     "gpu-memory",
+    "energy",
+    "cost",
     "lr",
 )
 
@@ -252,6 +255,10 @@ def tables(data: pd.DataFrame, targets: Sequence[float]) -> list[TableModel]:
                 built = [overhead_table(sweep, length)]
             elif name == "decomposition":
                 built = [decomposition_table(sweep, length)]
+            elif name == "energy":
+                built = [energy_table(sweep, length)]
+            elif name == "cost":
+                built = [cost_table(sweep, length)]
             elif name == "lr":
                 built = [learning_rate_table(at_length, length)]
             else:
