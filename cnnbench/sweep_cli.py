@@ -152,6 +152,12 @@ def sweep_parser():
     parser.add_argument("--address", help="a Ray cluster (default: $RAY_ADDRESS, else local)")
     parser.add_argument("--shards", type=int, help="default: one per device the cluster has")
     parser.add_argument(
+        "--suite",
+        default="benchmarks",
+        metavar="DIR",
+        help="the benchmark suite's folder, in the checkout (default: ./benchmarks)",
+    )
+    parser.add_argument(
         "--results",
         metavar="PATH",
         help="where the driver appends every run (default: cnnbench-results/sweep-<kind>.jsonl)",
@@ -185,6 +191,9 @@ def sweep(argv: list[str], console: Console | None = None, on_event=None) -> int
     if args.shards is not None and not 1 <= args.shards <= plan.MAX_SHARDS:
         raise UsageError(f"--shards must be in 1..{plan.MAX_SHARDS}, got {args.shards}")
     _spec(_as_plan_args(args))  # every option's own check, before Ray starts
+    suite = Path(args.suite).resolve()
+    if not (suite / "conftest.py").is_file():
+        raise UsageError(f"--suite {args.suite}: not the benchmark suite (run from the checkout)")
     try:
         ray = engine.connect(args.address)
         kind = args.device if args.device in ("cpu", "gpu") else None
@@ -202,11 +211,11 @@ def sweep(argv: list[str], console: Console | None = None, on_event=None) -> int
             f"{plan.hours(plan.makespan(runs, n, cut))} (published rates); results -> {path}",
             highlight=False,
         )
-        suite = str(Path(__file__).resolve().parents[1] / "benchmarks")
         given = tuple(forwarded(args, extra))
         threads = engine.driver_threads()
         shards = [
-            engine.Shard(k, n, spec.backends, given, suite, kind, threads) for k in range(1, n + 1)
+            engine.Shard(k, n, spec.backends, given, str(suite), kind, threads)
+            for k in range(1, n + 1)
         ]
         driver = engine.Driver(path, lambda line: console.print(line, highlight=False))
         status = engine.run(ray, shards, driver, on_event or (lambda shard, event: None))
@@ -224,6 +233,7 @@ def sweep(argv: list[str], console: Console | None = None, on_event=None) -> int
 def _as_plan_args(args, kind: str = "cpu"):
     from argparse import Namespace
 
-    keep = {k: v for k, v in vars(args).items() if k not in ("engine", "address", "shards")}
+    skip = ("engine", "address", "shards", "suite")
+    keep = {k: v for k, v in vars(args).items() if k not in skip}
     keep.update(device=kind, results=(), command="sweep", shard=None)
     return Namespace(**keep)

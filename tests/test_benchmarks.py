@@ -363,3 +363,17 @@ def test_one_ctrl_c_stops_the_session_keeps_the_json_and_says_how_to_finish(
     timed = [run for cell in doc["benchmarks"] for run in cell["extra_info"]["runs"]]
     on_file = [r for r in results.read(jsonl, allow_torn_tail=True) if not r.get("warmup")]
     assert len(timed) == len(on_file) == (0 if when == "a warm-up" else 1)
+
+
+@pytest.mark.slow
+def test_a_user_s_runs_land_in_their_own_folder_never_the_published_one(backend, tmp_path):
+    published = sorted(p.name for p in (ROOT / "reports" / "runs").iterdir())
+    args = ("--filters", "8", "--impl", "native", "-k", "test_filters", "--rounds", "1")
+    done = _bench(backend, tmp_path, *args)  # no --results: the default
+    assert done.returncode == 0, done.stdout[-3000:]
+    mine = tmp_path / "cnnbench-results" / f"{backend}-cpu.jsonl"
+    assert [r["benchmark"] for r in results.read(mine) if not r.get("warmup")] == [
+        "test_filters[8-native-r0]"
+    ]
+    assert sorted(p.name for p in (ROOT / "reports" / "runs").iterdir()) == published
+    assert "/cnnbench-results/" in (ROOT / ".gitignore").read_text()

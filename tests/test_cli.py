@@ -172,3 +172,19 @@ def test_help_describes_every_command_in_whole_sentences(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "Train the 2017 lab report's MNIST CNN once on a Keras backend (run)" in out
     assert "Benchmark sweeps: pytest benchmarks/." in out
+
+
+def test_a_usage_error_leaves_no_folder_behind(tmp_path, capsys):
+    target = tmp_path / "a" / "b" / "c.json"
+    assert main(["run", "--json", str(target), "--filters", "0"]) == 2
+    assert "filters must be in 1..1048576" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # validated everything, created nothing
+
+
+def test_tune_refuses_a_results_file_that_is_not_results_before_training(tmp_path, capsys):
+    image = tmp_path / "figure.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff")
+    assert main(["tune", "--epochs", "2", "--results", str(image)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a cnnbench results file" in err
+    assert image.read_bytes().endswith(b"IHDR\xff")  # never cut

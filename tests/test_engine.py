@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -19,6 +20,7 @@ if os.environ.get("CNNBENCH_EXPECT_INSTALLED"):  # CI installs the ray extra: ne
 else:
     pytest.importorskip("ray")
 
+SUITE = ["--suite", str(Path(__file__).resolve().parents[1] / "benchmarks")]
 TINY = ["--filters", "8", "--epochs", "1", "--train-subset", "5000", "--rounds", "1"]  # every floor
 TINY += ["--impl", "keras,native", "--profile", "default", "--lrs", "0.1,0.01", "--device", "cpu"]
 
@@ -40,7 +42,7 @@ def test_a_killed_worker_s_shard_is_resumed_and_every_run_is_on_file_once(backen
                 os.kill(workers[1], signal.SIGKILL)
 
     console = Console(record=True, width=200, color_system=None)
-    argv = ["--engine", "ray", "--shards", "2", "--plan-backends", backend, *TINY]
+    argv = ["--engine", "ray", "--shards", "2", "--plan-backends", backend, *TINY, *SUITE]
     code = sweep([*argv, "--results", str(path)], console=console, on_event=kill_once)
     text = console.export_text()
     assert code == 0, text[-3000:]
@@ -77,7 +79,7 @@ def test_an_address_that_does_not_answer_is_one_line_within_a_minute(tmp_path, c
 
     start = time.monotonic()
     address = f"127.0.0.1:{_closed_port()}"
-    code = main(["sweep", "--engine", "ray", "--address", address, *TINY])
+    code = main(["sweep", "--engine", "ray", "--address", address, *TINY, *SUITE])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "no Ray cluster answers" in err, err
     assert time.monotonic() - start < 60
@@ -89,7 +91,8 @@ def test_an_address_that_does_not_answer_is_one_line_within_a_minute(tmp_path, c
         (["--engine", "spark"], "invalid choice: 'spark'"),
         (["--engine", "ray", "--shards", "0"], "--shards must be in 1..10000"),
         (["--engine", "ray", "--filters", "8,8"], "8 given twice"),
-        (["--engine", "ray", "--address", "nowhere"], "expected HOST:PORT"),
+        (["--engine", "ray", "--address", "nowhere", *SUITE], "expected HOST:PORT"),
+        (["--engine", "ray", "--suite", "/tmp"], "--suite /tmp: not the benchmark suite"),
     ],
 )
 def test_bad_engine_options_are_one_line(argv, message, capsys):

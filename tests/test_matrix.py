@@ -140,3 +140,14 @@ def test_keras_s_cost_is_split_into_trainer_and_layers(data):
     # default 22, tuned = default (PyTorch), the loop 13, native 11 (medians)
     assert row.cells[0].long == "2.00× (settings 0%, trainer 82%, layers 18%; loop 1.18×)"
     assert "torch the trainer (median: trainer 82%, layers 18%)" in verdict_markdown(data)
+
+
+def test_no_table_prints_a_row_with_nothing_measured(data):
+    with_gpu_memory = data.assign(peak_gpu_mb=[1.0 if k == "gpu" else None for k in data["kind"]])
+    for table in tables(with_gpu_memory, TARGETS):
+        assert all(any(row.cells) for row in table.rows), table.name
+    gpu = next(t for t in tables(with_gpu_memory, TARGETS) if t.name == "gpu-memory")
+    assert [row.label for row in gpu.rows] == [
+        "jax · H100 80GB HBM3 · native · fp32",
+        "jax · H100 80GB HBM3 · native · tf32",
+    ]

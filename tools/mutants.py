@@ -144,13 +144,31 @@ MUTANTS = [
     M("names not escaped in Markdown", "cnnbench/report/grid.py",
       'return str(text).replace("&", "&amp;").translate(MARKUP)', "return str(text)"),
     M("readme markers checked late", "cnnbench/report/cli.py",
-      "            block(Path(target), name, optional=name == \"verdict\")", "            pass"),
+      "            block(Path(target), name, optional=name not in required)", "            pass"),
     M("runs at another rate dropped silently", "cnnbench/report/frame.py",
       "    if lost.empty:\n        return []", "    if True:\n        return []"),
     M("an infinite GFLOP/s accepted", "cnnbench/report/fields.py",
       '"achieved_gflops": (lambda v: _number(v, above=0)', '"achieved_gflops": (lambda v: True'),
     M("wide tables squeezed", "cnnbench/report/grid.py",
       "        if groups[-1] and width(model, [*groups[-1], i]) > budget:", "        if False:"),
+    # the plan, the engine, the session, energy and prices
+    M("the twin run planned twice", "cnnbench/plan.py",
+      "if not (twins and lr == LEARNING_RATE and v in paths)", "if True"),
+    M("shards cut by count, not time", "cnnbench/plan.py",
+      "order = sorted(range(len(runs)), key=lambda i: (-seconds(runs[i]), i))",
+      "order = list(range(len(runs)))"),
+    M("the job array index off by one", "cnnbench/plan.py",
+      "return int(value) - int(first) + 1", "return int(value) - int(first)"),
+    M("the driver takes a round twice", "cnnbench/engine.py",
+      "if key is not None and key in self.seen:", "if False:"),
+    M("Ray's thread limit inherited", "cnnbench/engine.py",
+      "                env.pop(name, None)", "                pass"),
+    M("a swallowed Ctrl-C stays swallowed", "cnnbench/interrupt.py",
+      "    if _requested:\n        raise KeyboardInterrupt", "    if False:\n        pass"),
+    M("an energy counter going backwards counted", "cnnbench/energy.py",
+      "if gpu1.joules < self._gpu0.joules:", "if False:"),
+    M("a negative price accepted", "cnnbench/report/costs.py",
+      "if not (math.isfinite(dollars) and dollars >= 0):", "if False:"),
     M("the 2017 rows on shortened runs", "cnnbench/report/tables.py",
       "    if full_length:\n        table.rows += reference_rows",
       "    if True:\n        table.rows += reference_rows"),
@@ -161,7 +179,7 @@ MUTANTS = [
 # stops at its first failing test, so most end in seconds.
 FIRST = ("sweep", "results", "checks", "files", "options", "matrix", "compare",
          "report_hostile", "report", "layout", "profiles", "tune", "precision", "model",
-         "train", "native", "plan", "data", "engine")  # fmt: skip
+         "train", "native", "plan", "interrupt", "energy", "place", "data", "engine")  # fmt: skip
 
 
 def tests(slow: bool) -> list[str]:

@@ -43,6 +43,7 @@ def _metric(name, title, caption, render, column="filters") -> Callable:
             return None
         values, rows = pivot(data, column, render)
         heading = f"{title} ({length_title(length)})"
+        rows = [row for row in rows if any(row.cells)]  # a row with nothing measured: none
         return TableModel(name, heading, caption, [f"{v:g}" for v in values], rows)
 
     return build
