@@ -11,6 +11,10 @@ if ! python3 -c "import keras" 2>/dev/null; then
     --target /tmp/site .whl/*.whl
   export PYTHONPATH=/tmp/site:$PWD
 fi
+if ls .whl/next/*.whl >/dev/null 2>&1; then  # the next Keras, for the stages that ask
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site-next .whl/next/*.whl
+fi
 export PYTHONDONTWRITEBYTECODE=1 COLUMNS=140 CNNBENCH_COMMIT=${COMMIT:-}
 [ -f .gpu/mnist.npz ] && export CNNBENCH_DATA=$PWD/.gpu/mnist.npz
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null || true

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+NEXT_SITE = Path("/tmp/site-next")  # gpu-session.sh installs .whl/next/*.whl here
 MIN_STAGE_S = 30  # a stage needs a warm-up and at least one run
 SIZES = {  # "full": the published length; "quick": a dry run's
     "full": {"tune": ["--filters", "64", "--epochs", "3", "--train-subset", "11000"], "run": []},
@@ -41,12 +42,31 @@ class Stage:
     args: tuple[str, ...]
     cap_s: int  # its deadline when the budget allows it
     tune: bool = False  # a `cnnbench tune` that writes the backend's choices
+    keras: str = "tested"  # or "next": keras-nightly from .whl/next/ (requirements/next.txt)
 
 
-# What the GPU tables miss most, first (docs/gpu.md): Keras on PyTorch (tuned needs its
-# tune; jit_compile compiles for about 34 s in the warm-up and again in the timed run),
-# Keras default on JAX, then the widths never timed, then the remaining rounds.
+# What the GPU tables miss most, first (docs/gpu.md): the Keras model in a hand-written
+# loop on JAX and PyTorch, and Keras on PyTorch with the tested and the next Keras (the
+# decomposition of Keras's cost asks for these before anything else); then Keras on
+# PyTorch tuned (its tune; jit_compile compiles for about 34 s in the warm-up and again in
+# the timed run), Keras default on JAX, the widths never timed, the remaining rounds.
+LOOP = ("--filters", "8,64,256", "--impl", "keras-loop", "--rounds", "1")
 STAGES = (
+    Stage("jax-loop", "jax", LOOP, 150),
+    Stage("torch-loop", "torch", LOOP, 150),
+    Stage(
+        "torch-keras-16",
+        "torch",
+        ("--filters", "16", "--impl", "keras", "--profile", "default", "--rounds", "1"),
+        120,
+    ),
+    Stage(
+        "torch-keras-16-next",
+        "torch",
+        ("--filters", "16", "--impl", "keras", "--profile", "default", "--rounds", "1"),
+        120,
+        keras="next",
+    ),
     Stage("tune-torch", "torch", ("--impl", "keras,native"), 150, tune=True),
     Stage("torch-keras", "torch", ("--filters", "16", "--impl", "keras", "--rounds", "1"), 240),
     Stage("tune-jax", "jax", ("--impl", "keras,native"), 110, tune=True),
@@ -116,6 +136,11 @@ class Session:
             return
         self.say(f"=== {stage.name} (cap {seconds:.0f} s of {self.left():.0f} s left)")
         env = {**os.environ, "KERAS_BACKEND": stage.backend, "PYTHONUNBUFFERED": "1"}
+        if stage.keras == "next":  # the same run with Keras's development line
+            if not NEXT_SITE.is_dir():
+                self.say(f"=== skip {stage.name}: no keras-nightly wheel carried (.whl/next/)")
+                return
+            env["PYTHONPATH"] = f"{NEXT_SITE}:{env.get('PYTHONPATH', '')}"
         with open(self.log, "a") as log:
             try:
                 done = subprocess.run(
