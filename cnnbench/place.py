@@ -117,3 +117,33 @@ def error(predictions: Iterable[Prediction], measured: Mapping[tuple, float]) ->
         for p in predictions
         if (key := (p.backend, p.path, p.filters)) in measured
     ]
+
+
+def error_markdown(predictions: Iterable[Prediction], measured: Mapping[tuple, float]) -> str:
+    """Each prediction beside its full-length measurement: the table docs/place.md shows,
+    with the median and the worst absolute error."""
+    rows = [p for p in predictions if (p.backend, p.path, p.filters) in measured]
+    if not rows:
+        return "No full-length run of a predicted cell to check the prediction against."
+    lines = [
+        "| backend | path | filters | predicted s (interval) | measured s | error | in interval |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    errors = []
+    for p in rows:
+        seconds = measured[(p.backend, p.path, p.filters)]
+        err = p.predicted_s / seconds - 1
+        errors.append((abs(err), p))
+        inside = "yes" if p.low_s <= seconds <= p.high_s else "no"
+        lines.append(
+            f"| {p.backend} | {p.path} | {p.filters} | {p.predicted_s:.1f} "
+            f"({p.low_s:.0f}–{p.high_s:.0f}) | {seconds:.1f} | {err * 100:+.1f}% | {inside} |"
+        )
+    worst, cell = max(errors, key=lambda pair: pair[0])
+    median = statistics.median(e for e, _ in errors)
+    lines += [
+        "",
+        f"Median absolute error {median * 100:.1f}% over {len(errors)} cells; the worst "
+        f"{worst * 100:.1f}% ({cell.backend} {cell.path}, {cell.filters} filters).",
+    ]
+    return "\n".join(lines)
