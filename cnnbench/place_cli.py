@@ -30,6 +30,15 @@ def add_parser(sub) -> None:
     parser.add_argument("--backends", default=",".join(BACKENDS), metavar="B,B")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--json", metavar="PATH", help="also write the predictions here")
+    parser.add_argument(
+        "--check",
+        metavar="FOLDER",
+        help="instead of probing: a saved placement (FOLDER/place.json, from --json) against "
+        "the full-length runs in FOLDER/*.jsonl, each prediction beside its measurement",
+    )
+    parser.add_argument(
+        "--doc", metavar="PATH", help="with --check: also render the table into PATH's block"
+    )
     parser.add_argument("--probe-only", metavar="PATH", help=argparse.SUPPRESS)  # the child's
 
 
@@ -65,6 +74,10 @@ def run(args, console: Console | None = None) -> int:
     if args.probe_only:
         probe(args.device, Path(args.probe_only))
         return 0
+    if args.check:
+        return check(Path(args.check), args.device, Path(args.doc) if args.doc else None, console)
+    if args.doc:
+        raise UsageError("--doc renders a --check; give the placement folder with --check")
     machine = published_machine(args.device)
     if machine is None:
         raise UsageError(f"no published {args.device} runs to place this machine against")
@@ -127,3 +140,48 @@ def published_cells(kind: str) -> dict[tuple, float]:
         if k == kind and precision == "fp32"
         for filters, seconds in widths.items()
     }
+
+
+def validation(folder: Path, kind: str = "cpu") -> str:
+    """The Markdown of a saved placement (`folder/place.json`) against the full-length runs
+    of `kind` in `folder/*.jsonl` (median over rounds): `place.error_markdown`."""
+    from cnnbench.report.fields import ReportError
+    from cnnbench.report.frame import frame
+    from cnnbench.report.read import load
+
+    saved = folder / "place.json"
+    try:
+        cells = json.loads(saved.read_text(encoding="utf-8"))["cells"]
+        predictions = [place.Prediction(**cell) for cell in cells]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        what = getattr(err, "strerror", None) or "not a placement written by --json"
+        raise UsageError(f"{saved}: cannot read ({what})") from None
+    runs = sorted(str(p) for p in folder.glob("*.jsonl"))
+    if not runs:
+        raise UsageError(f"{folder}: no full-length runs (*.jsonl) to check the placement against")
+    try:
+        data = frame(load(runs).runs)
+    except ReportError as err:
+        raise UsageError(str(err)) from None
+    full = data[
+        (data["kind"] == kind)
+        & data["full_length"]
+        & (data["learning_rate"] == experiment.LEARNING_RATE)
+        & (data["precision"] == "fp32")
+    ]
+    medians = full.groupby(["backend", "path", "filters"])["runtime_s"].median()
+    return place.error_markdown(predictions, medians.to_dict())
+
+
+def check(folder: Path, kind: str, doc: Path | None, console: Console) -> int:
+    from cnnbench.report.fields import ReportError
+    from cnnbench.report.headline import update_block
+
+    try:
+        text = validation(folder, kind)
+        if doc is not None:
+            update_block(doc, text, "place-error")
+    except ReportError as err:
+        raise UsageError(str(err)) from None
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
+    return 0

@@ -1,11 +1,17 @@
 """The placement's arithmetic on the published rates: a probe's steady epoch scaled to a full
 one, its ratio to the published machine, each published cell predicted with an interval."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from cnnbench import place
 from cnnbench.analytic import forward_flops_per_sample, train_flops_per_sample
+from cnnbench.cli import main
 from cnnbench.estimate import published
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_a_probe_epoch_scales_to_a_full_one_by_flops():
@@ -45,3 +51,52 @@ def test_the_error_is_measured_against_full_length_runs():
     prediction = place.Prediction("torch", "native", 8, 27.0, 30.0, 25.0, 35.0, 1.1)
     assert place.error([prediction], {("torch", "native", 8): 25.0}) == [pytest.approx(0.2)]
     assert place.error([prediction], {}) == []
+
+
+def _placement(folder, cells):
+    folder.mkdir(exist_ok=True)
+    payload = {"probes": [], "cells": [p.__dict__ for p in cells]}
+    (folder / "place.json").write_text(json.dumps(payload))
+
+
+def test_a_saved_placement_is_checked_against_the_full_length_runs_beside_it(tmp_path, capsys):
+    runs = (FIXTURES / "matrix.jsonl").read_text().splitlines()[:5]  # one machine's torch cells
+    folder = tmp_path / "placement"
+    _placement(
+        folder,
+        [
+            place.Prediction("torch", "native", 16, 12.0, 15.4, 13.0, 18.0, 1.1),
+            place.Prediction("torch", "keras default", 8, 17.0, 18.0, 14.0, 19.0, 1.05),
+            place.Prediction("jax", "native", 64, 100.0, 120.0, 90.0, 130.0, 1.2),  # not run
+        ],
+    )
+    (folder / "full-torch.jsonl").write_text("\n".join(runs) + "\n")
+    doc = tmp_path / "place.md"
+    doc.write_text(
+        "# Place\n<!-- cnnbench:place-error:start -->\nold\n<!-- cnnbench:place-error:end -->\n"
+    )
+    assert main(["place", "--check", str(folder), "--doc", str(doc)]) == 0
+    text = doc.read_text()
+    assert "| torch | native | 16 | 15.4 (13–18) | 14.0 | +10.0% | yes |" in text
+    assert "| torch | keras default | 8 | 18.0 (14–19) | 20.0 | -10.0% | no |" in text
+    assert "jax" not in text and "old" not in text
+    assert "Median absolute error 10.0% over 2 cells" in text
+    assert text.count("| torch |") == 2 and capsys.readouterr().out.count("| torch |") == 2
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["place", "--check", "{tmp}/none"], "none/place.json: cannot read (No such file"),
+        (["place", "--check", "{tmp}/empty"], "empty: no full-length runs (*.jsonl)"),
+        (["place", "--doc", "{tmp}/place.md"], "--doc renders a --check"),
+        (["place", "--check", "{tmp}/empty", "--doc", "{tmp}/bare.md"], "needs one <!-- cnnbench:"),
+    ],
+)
+def test_bad_placement_checks_give_one_line_and_exit_2(argv, message, tmp_path, capsys):
+    _placement(tmp_path / "empty", [])
+    (tmp_path / "bare.md").write_text("no markers\n")
+    assert main([arg.format(tmp=tmp_path) for arg in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert (tmp_path / "bare.md").read_text() == "no markers\n"
