@@ -24,6 +24,7 @@ from cnnbench.errors import EXIT_USAGE, DataError, OneLineParser, PathError, Usa
 from cnnbench.files import check_writable, regular_file, write_atomic
 from cnnbench.peak import SIZES
 from cnnbench.precision import PRECISIONS
+from cnnbench.records import IMPLS
 
 EXIT_FAILED = 1  # a run that ran but failed (a diverged loss)
 DESCRIPTION = (
@@ -225,7 +226,7 @@ def _cmd_tune(args, argv: list[str]) -> int:
     if args.rounds < 1:
         raise UsageError(f"--rounds must be >= 1, got {args.rounds}")
     try:
-        impls = options.parse_list(args.impl, str, ("keras", "native"), "--impl")
+        impls = options.parse_list(args.impl, str, IMPLS, "--impl")
     except options.OptionError as err:
         raise UsageError(str(err)) from None
     code = _select_backend(args, argv)

@@ -30,6 +30,7 @@ from cnnbench.cli import main
         (["run", "--precision", "fp16"], "invalid choice: 'fp16'"),
         (["run", "--json", "/proc/r.json"], "--json /proc/r.json: cannot write there"),
         (["tune", "--epochs", "1"], "tune needs --epochs >= 2"),
+        (["tune", "--impl", "keras-loop,caffe"], "choose from keras, keras-loop, native"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):

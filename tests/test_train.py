@@ -89,6 +89,17 @@ def test_native_tuned_and_the_keras_loop_learn_like_keras_default(mnist, backend
         assert resolved == (55000 // 50 if per_call == "epoch" else per_call)
 
 
+def test_the_tuned_settings_reach_keras_compile(mnist):
+    """What `tuned` asks of `compile` is what the model gets, checked without training (the
+    slow test above sees it in a whole run's record)."""
+    config = RunConfig(filters=4, epochs=1, train_subset=100, profile="tuned")
+    prepared = prepare(config, mnist)
+    per_call = prepared.settings["steps_per_execution"]
+    assert prepared.model.steps_per_execution == (config.steps if per_call == "epoch" else per_call)
+    jit = prepared.settings["jit_compile"]
+    assert jit == "auto" or prepared.model.jit_compile == jit
+
+
 def test_bf16_builds_the_keras_model_in_mixed_precision(mnist):
     prepared = prepare(RunConfig(filters=4, epochs=1, train_subset=100, precision="bf16"), mnist)
     policies = [layer.dtype_policy.name for layer in prepared.model.layers]
