@@ -143,19 +143,32 @@ def published_cells(kind: str) -> dict[tuple, float]:
 
 
 def validation(folder: Path, kind: str = "cpu") -> str:
-    """The Markdown of a saved placement (`folder/place.json`) against the full-length runs
-    of `kind` in `folder/*.jsonl` (median over rounds): `place.error_markdown`."""
+    """The Markdown of a saved placement (`folder/place.json`, from `--json`) against the
+    full-length runs of `kind` in `folder/*.jsonl` (median over rounds): its probes predict
+    again under today's rule (`place.DRIFT`), and must predict the seconds it printed."""
     from cnnbench.report.fields import ReportError
     from cnnbench.report.frame import frame
     from cnnbench.report.read import load
 
-    saved = folder / "place.json"
+    saved_path = folder / "place.json"
     try:
-        cells = json.loads(saved.read_text(encoding="utf-8"))["cells"]
-        predictions = [place.Prediction(**cell) for cell in cells]
+        saved = json.loads(saved_path.read_text(encoding="utf-8"))
+        probes = [place.Probe(**probe) for probe in saved["probes"]]
+        printed = {
+            (c["backend"], c["path"], c["filters"]): c["predicted_s"] for c in saved["cells"]
+        }
     except (OSError, ValueError, KeyError, TypeError) as err:
         what = getattr(err, "strerror", None) or "not a placement written by --json"
-        raise UsageError(f"{saved}: cannot read ({what})") from None
+        raise UsageError(f"{saved_path}: cannot read ({what})") from None
+    predictions = place.predict(place.ratios(probes, kind), published_cells(kind))
+    again = {(p.backend, p.path, p.filters): p.predicted_s for p in predictions}
+    if again.keys() != printed.keys() or any(
+        abs(again[key] - seconds) > 1e-6 * seconds for key, seconds in printed.items()
+    ):
+        raise UsageError(
+            f"{saved_path}: its probes no longer predict what it printed (the published runs "
+            "changed since); place this machine again"
+        )
     runs = sorted(str(p) for p in folder.glob("*.jsonl"))
     if not runs:
         raise UsageError(f"{folder}: no full-length runs (*.jsonl) to check the placement against")
@@ -175,9 +188,11 @@ def validation(folder: Path, kind: str = "cpu") -> str:
 
 def check(folder: Path, kind: str, doc: Path | None, console: Console) -> int:
     from cnnbench.report.fields import ReportError
-    from cnnbench.report.headline import update_block
+    from cnnbench.report.headline import block, update_block
 
     try:
+        if doc is not None:
+            block(doc, "place-error")  # a document without its block: said before any work
         text = validation(folder, kind)
         if doc is not None:
             update_block(doc, text, "place-error")

@@ -10,6 +10,8 @@ from cnnbench import place
 from cnnbench.analytic import forward_flops_per_sample, train_flops_per_sample
 from cnnbench.cli import main
 from cnnbench.estimate import published
+from cnnbench.place_cli import published_cells, validation
+from cnnbench.report.headline import block
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -42,7 +44,8 @@ def test_a_machine_twice_as_slow_is_predicted_twice_as_slow_within_its_interval(
     assert set(predictions) == {("tensorflow", "native", 64), ("tensorflow", "keras tuned", 16)}
     native = predictions[("tensorflow", "native", 64)]
     assert native.predicted_s == pytest.approx(280.0)  # from the nearest probe (32 filters)
-    assert native.low_s == pytest.approx(280.0 * 0.9) and native.high_s == pytest.approx(308.0)
+    low, high = 280.0 * (1 - place.DRIFT), 280.0 * (1 + place.DRIFT)
+    assert native.low_s == pytest.approx(low) and native.high_s == pytest.approx(high)
     assert predictions[("tensorflow", "keras tuned", 16)].ratio == pytest.approx(2.0)
     assert place.standing(predictions.values()) == {"tensorflow": pytest.approx(2.0)}
 
@@ -53,23 +56,28 @@ def test_the_error_is_measured_against_full_length_runs():
     assert place.error([prediction], {}) == []
 
 
-def _placement(folder, cells):
+def _placement(folder, probes, cells):
     folder.mkdir(exist_ok=True)
-    payload = {"probes": [], "cells": [p.__dict__ for p in cells]}
+    payload = {"probes": [p.__dict__ for p in probes], "cells": [p.__dict__ for p in cells]}
     (folder / "place.json").write_text(json.dumps(payload))
 
 
+def _torch_placement(folder, factor=1.1):
+    """A placement whose torch probes ran `factor` times the published machine's time."""
+    probes = [
+        _probe_like_published("torch", path, f, factor)
+        for path in ("keras default", "native")
+        for f in place.PROBE_WIDTHS
+    ]
+    predictions = place.predict(place.ratios(probes, "cpu"), published_cells("cpu"))
+    _placement(folder, probes, predictions)
+    return {(p.backend, p.path, p.filters): p for p in predictions}
+
+
 def test_a_saved_placement_is_checked_against_the_full_length_runs_beside_it(tmp_path, capsys):
-    runs = (FIXTURES / "matrix.jsonl").read_text().splitlines()[:5]  # one machine's torch cells
     folder = tmp_path / "placement"
-    _placement(
-        folder,
-        [
-            place.Prediction("torch", "native", 16, 12.0, 15.4, 13.0, 18.0, 1.1),
-            place.Prediction("torch", "keras default", 8, 17.0, 18.0, 14.0, 19.0, 1.05),
-            place.Prediction("jax", "native", 64, 100.0, 120.0, 90.0, 130.0, 1.2),  # not run
-        ],
-    )
+    predicted = _torch_placement(folder)
+    runs = (FIXTURES / "matrix.jsonl").read_text().splitlines()[:5]  # one machine's torch cells
     (folder / "full-torch.jsonl").write_text("\n".join(runs) + "\n")
     doc = tmp_path / "place.md"
     doc.write_text(
@@ -77,11 +85,28 @@ def test_a_saved_placement_is_checked_against_the_full_length_runs_beside_it(tmp
     )
     assert main(["place", "--check", str(folder), "--doc", str(doc)]) == 0
     text = doc.read_text()
-    assert "| torch | native | 16 | 15.4 (13–18) | 14.0 | +10.0% | yes |" in text
-    assert "| torch | keras default | 8 | 18.0 (14–19) | 20.0 | -10.0% | no |" in text
-    assert "jax" not in text and "old" not in text
-    assert "Median absolute error 10.0% over 2 cells" in text
-    assert text.count("| torch |") == 2 and capsys.readouterr().out.count("| torch |") == 2
+    native = predicted[("torch", "native", 16)]  # measured: 14.0 s
+    assert native.predicted_s == pytest.approx(
+        published_cells("cpu")[("torch", "native", 16)] * 1.1
+    )
+    assert (
+        f"| torch | native | 16 | {native.predicted_s:.1f} ({native.low_s:.0f}–{native.high_s:.0f})"
+        f" | 14.0 | {(native.predicted_s / 14.0 - 1) * 100:+.1f}% |" in text
+    )
+    rows = [line for line in text.splitlines() if line.startswith("| torch |")]
+    assert len(rows) == 4  # native and Keras default at 8 and 16; the Keras loop predicts nothing
+    assert "over 4 cells" in text and "old" not in text and "jax" not in text
+    assert capsys.readouterr().out.count("| torch |") == 4
+
+
+def test_a_placement_that_no_longer_predicts_what_it_printed_is_refused(tmp_path, capsys):
+    folder = tmp_path / "placement"
+    _torch_placement(folder)
+    saved = json.loads((folder / "place.json").read_text())
+    saved["cells"][0]["predicted_s"] *= 1.01  # printed against other published runs
+    (folder / "place.json").write_text(json.dumps(saved))
+    assert main(["place", "--check", str(folder)]) == 2
+    assert "no longer predict what it printed" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -94,9 +119,18 @@ def test_a_saved_placement_is_checked_against_the_full_length_runs_beside_it(tmp
     ],
 )
 def test_bad_placement_checks_give_one_line_and_exit_2(argv, message, tmp_path, capsys):
-    _placement(tmp_path / "empty", [])
+    _torch_placement(tmp_path / "empty")
     (tmp_path / "bare.md").write_text("no markers\n")
     assert main([arg.format(tmp=tmp_path) for arg in argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert (tmp_path / "bare.md").read_text() == "no markers\n"
+
+
+def test_the_published_placement_check_is_rendered_from_its_committed_runs():
+    """docs/place.md's table is what `place --check reports/placement` computes from the
+    committed placement and full-length runs."""
+    root = Path(__file__).parents[1]
+    text, start, end = block(root / "docs" / "place.md", "place-error")
+    assert text[start:end].strip() == validation(root / "reports" / "placement").strip()
+    assert "over 12 cells" in text[start:end]  # a narrow and a wide width, two paths, each backend
