@@ -139,9 +139,10 @@ def read_choices(path: str | None) -> dict:
 
 
 def check_choices(choices: Mapping, backends: Sequence[str]) -> None:
+    impl_of = {variant_id(*variant): variant[0] for variant in VARIANTS}
     for backend in backends:
         for path, settings in choices.items():
-            impl = "native" if path == "native" else "keras"
+            impl = impl_of[path]  # read_choices refused unknown path ids
             try:
                 profiles.check(impl, backend, settings)
             except ValueError as err:
