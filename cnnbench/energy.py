@@ -15,6 +15,11 @@
 Where a counter is absent (no GPU, no driver, no NVML, a VM without RAPL, a file that
 cannot be read) or misbehaves (it goes backwards), the run still counts: its energy is
 None and the reason is recorded. Nothing is estimated from a TDP figure.
+
+Why `nvidia-ml-py` directly and not Zeus's `ZeusMonitor`, which reads the same counter:
+zeus 0.16.0 requires scikit-learn, pandas, pydantic, tyro, httpx and amdsmi (its wheel's
+metadata) for the two NVML calls this module makes, and the lent GPU machine has no
+network to install them; `nvidia-ml-py` is already in its image.
 """
 
 from __future__ import annotations

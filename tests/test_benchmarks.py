@@ -367,13 +367,14 @@ def test_one_ctrl_c_stops_the_session_keeps_the_json_and_says_how_to_finish(
 
 @pytest.mark.slow
 def test_a_user_s_runs_land_in_their_own_folder_never_the_published_one(backend, tmp_path):
+    """... and the Keras loop times through the suite on every backend."""
     published = sorted(p.name for p in (ROOT / "reports" / "runs").iterdir())
-    args = ("--filters", "8", "--impl", "native", "-k", "test_filters", "--rounds", "1")
+    args = ("--filters", "8", "--impl", "keras-loop", "-k", "test_filters", "--rounds", "1")
     done = _bench(backend, tmp_path, *args)  # no --results: the default
     assert done.returncode == 0, done.stdout[-3000:]
     mine = tmp_path / "cnnbench-results" / f"{backend}-cpu.jsonl"
     assert [r["benchmark"] for r in results.read(mine) if not r.get("warmup")] == [
-        "test_filters[8-native-r0]"
+        "test_filters[8-keras-loop-r0]"
     ]
     assert sorted(p.name for p in (ROOT / "reports" / "runs").iterdir()) == published
     assert "/cnnbench-results/" in (ROOT / ".gitignore").read_text()
