@@ -70,6 +70,14 @@ def test_the_verdict_is_rendered_per_machine_and_precision(data):
     assert "**GPU** (H100 80GB HBM3, tf32): only jax native was timed (8 filters: 2.8 s)" in text
     assert "(8 filters: 41.0 s)" in text  # one width: no range
     assert "every full-length run at lr 0.1 ended at validation accuracy 0.984 or better" in text
+    # of Keras's 11 s over native at 8 filters on torch, 9 s are fit's trainer (22 -> 13)
+    assert "where that cost lives: torch: the trainer (median: trainer 82%, layers 18%)" in text
+    assert "its paths timed in separate sweeps" not in text  # one file: one sweep
+
+
+def test_the_verdict_says_when_the_paths_it_splits_were_timed_apart(data):
+    apart = data.assign(sweep=data["path"])  # each path its own sweep
+    assert "layers 18%; its paths timed in separate sweeps)" in verdict_markdown(apart)
 
 
 def test_the_limit_counts_training_and_validation_flops(data):
@@ -139,7 +147,7 @@ def test_keras_s_cost_is_split_into_trainer_and_layers(data):
     row = _row(_table(data, "decomposition"), "torch · cpu · keras cost")  # one CPU here
     # default 22, tuned = default (PyTorch), the loop 13, native 11 (medians)
     assert row.cells[0].long == "2.00× (settings 0%, trainer 82%, layers 18%; loop 1.18×)"
-    assert "torch the trainer (median: trainer 82%, layers 18%)" in verdict_markdown(data)
+    assert "torch: the trainer (median: trainer 82%, layers 18%)" in verdict_markdown(data)
 
 
 def test_no_table_prints_a_row_with_nothing_measured(data):

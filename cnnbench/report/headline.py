@@ -113,13 +113,16 @@ def verdict_markdown(data: pd.DataFrame) -> str:
         ]
         if costs:
             text += "; Keras over native: " + ", ".join(costs)
-        lives = [
-            f"{backend} {where_it_lives(g)} (median: trainer {g['trainer'].median():.0f}%, "
-            f"layers {g['layers'].median():.0f}%)"
-            for (backend,), g in by(decomposition(part).dropna(subset=["trainer"]), ["backend"])
-        ]
+        lives = []
+        for (backend,), g in by(decomposition(part).dropna(subset=["trainer"]), ["backend"]):
+            paths = part[part["backend"] == backend]
+            apart = "; its paths timed in separate sweeps" if timed_apart(paths, "path") else ""
+            lives.append(
+                f"{backend}: {where_it_lives(g)} (median: trainer {g['trainer'].median():.0f}%, "
+                f"layers {g['layers'].median():.0f}%{apart})"
+            )
         if lives:
-            text += "; that cost lives in " + ", ".join(lives)
+            text += "; where that cost lives: " + ", ".join(lives)
         if timed_apart(part):
             text += (
                 "; the backends were timed in separate sweeps, and a shared machine drifts"
@@ -137,11 +140,12 @@ def verdict_markdown(data: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def timed_apart(runs: pd.DataFrame) -> bool:
-    """Whether two of these runs' backends share no sweep (`frame`'s `sweep`: the plan
-    they were timed in, else their file): their seconds were not measured side by side."""
-    per_backend = [set(s) for _, s in runs["sweep"].groupby(runs["backend"])]
-    return any(not a & b for i, a in enumerate(per_backend) for b in per_backend[i + 1 :])
+def timed_apart(runs: pd.DataFrame, column: str = "backend") -> bool:
+    """Whether two of these runs' backends (or paths, ...) share no sweep (`frame`'s
+    `sweep`: the plan they were timed in, else their file): their seconds were not
+    measured side by side."""
+    groups = [set(s) for _, s in runs["sweep"].groupby(runs[column])]
+    return any(not a & b for i, a in enumerate(groups) for b in groups[i + 1 :])
 
 
 def block(path: Path, name: str, optional: bool = False) -> tuple[str, int, int] | None:
