@@ -110,15 +110,6 @@ def standing(predictions: Iterable[Prediction]) -> dict[str, float]:
     return {b: statistics.median(r) for b, r in sorted(by_backend.items())}
 
 
-def error(predictions: Iterable[Prediction], measured: Mapping[tuple, float]) -> list[float]:
-    """Relative errors |predicted / measured - 1| of the cells measured at full length."""
-    return [
-        abs(p.predicted_s / measured[key] - 1)
-        for p in predictions
-        if (key := (p.backend, p.path, p.filters)) in measured
-    ]
-
-
 def error_markdown(predictions: Iterable[Prediction], measured: Mapping[tuple, float]) -> str:
     """Each prediction beside its full-length measurement: the table docs/place.md shows,
     with the median and the worst absolute error."""

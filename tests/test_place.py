@@ -52,8 +52,10 @@ def test_a_machine_twice_as_slow_is_predicted_twice_as_slow_within_its_interval(
 
 def test_the_error_is_measured_against_full_length_runs():
     prediction = place.Prediction("torch", "native", 8, 27.0, 30.0, 25.0, 35.0, 1.1)
-    assert place.error([prediction], {("torch", "native", 8): 25.0}) == [pytest.approx(0.2)]
-    assert place.error([prediction], {}) == []
+    text = place.error_markdown([prediction], {("torch", "native", 8): 25.0})
+    assert "| torch | native | 8 | 30.0 (25–35) | 25.0 | +20.0% | yes |" in text
+    assert "Median absolute error 20.0% over 1 cells; the worst 20.0%" in text
+    assert place.error_markdown([prediction], {}).startswith("No full-length run")
 
 
 def _placement(folder, probes, cells):
