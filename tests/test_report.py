@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from cnnbench.report import cli
-from cnnbench.report.frame import TARGETS, frame, one_run_per_round
+from cnnbench.report.frame import TARGETS, frame, one_run_per_round, versions
 from cnnbench.report.grid import row_labels
 from cnnbench.report.read import ReportError, load
 from cnnbench.report.tables import tables
@@ -147,14 +147,46 @@ def test_two_precisions_are_two_rows(tmp_path):
 
 def test_precision_is_named_where_a_device_holds_more_than_fp32():
     keys = [
-        ("gpu", "H100", "jax", "native", "fp32"),
-        ("gpu", "H100", "jax", "native", "tf32"),
-        ("cpu", "Xeon ×2", "jax", "native", "fp32"),
+        ("gpu", "H100", "jax", "native", "fp32", "3.15.1"),
+        ("gpu", "H100", "jax", "native", "tf32", "3.15.1"),
+        ("cpu", "Xeon ×2", "jax", "native", "fp32", "3.15.1"),
     ]
     labels = row_labels(keys)
     assert labels[keys[0]] == "jax · H100 · native · fp32"
     assert labels[keys[1]] == "jax · H100 · native · tf32"
     assert labels[keys[2]] == "jax · cpu · native"  # fp32 alone: the default, unsaid
+
+
+def _keras(version: str):
+    def change(doc):
+        for bench in doc["benchmarks"]:
+            for run in bench["extra_info"]["runs"]:
+                run["versions"] = {**run.get("versions", {}), "keras": version}
+                run["runtime_s"] *= 0.8 if version.startswith("3.16") else 1.0
+        return doc
+
+    return change
+
+
+def test_two_keras_versions_are_two_rows_and_compared_never_pooled(tmp_path):
+    newer = _with(JAX, tmp_path, _keras("3.16.0.dev2026102704"))
+    (tmp_path / "old").mkdir()
+    older = _with(JAX, tmp_path / "old", _keras("3.9.0"))
+    _, text = _render(older, newer, "--out", tmp_path / "out", width=200)
+    assert _rows(text, "jax · cpu · keras default · keras 3.9.0")
+    assert _rows(text, "jax · cpu · keras default · keras 3.16.0.dev2026102704")
+    data = frame(load([str(older), str(newer)]).runs)
+    compared = versions(data)
+    assert set(compared["base_keras"]) == {"3.9.0"}  # PEP 440: 3.9 before 3.16
+    assert compared["ratio"].round(6).eq(0.8).all()
+    table = next(t for t in tables(data, TARGETS) if t.name == "versions")
+    assert all(r.label.endswith("keras 3.16.0.dev2026102704") for r in table.rows)
+
+
+def test_one_keras_version_is_unsaid_and_has_no_versions_table():
+    data = frame(load([str(JAX)]).runs)
+    assert versions(data).empty
+    assert "versions" not in {t.name for t in tables(data, TARGETS)}
 
 
 def test_a_run_in_both_json_and_jsonl_counts_once():

@@ -36,7 +36,7 @@ from cnnbench.report.frame import (
 )
 from cnnbench.report.headline import block, headline_markdown, update_block, verdict_markdown
 from cnnbench.report.read import load
-from cnnbench.report.render import results_csv, rich_tables, summary_markdown
+from cnnbench.report.render import results_csv, rich_tables, summary_markdown, to_markdown
 from cnnbench.report.tables import TABLES, tables
 from cnnbench.report.targets import targets_markdown, targets_summary
 from cnnbench.report.tuning import tuning_markdown
@@ -122,7 +122,14 @@ def _check_args(args) -> None:
             block(Path(target), name, optional=name not in required)
 
 
-BLOCKS = ("verdict", "targets", "targets-table")  # what a document may hold, optionally
+# what a document may hold, optionally
+BLOCKS = ("verdict", "targets", "targets-table", "versions")
+
+
+def versions_markdown(data) -> str:
+    """Every `versions` table the runs allow (a newer Keras over an older, per length)."""
+    found = [t for t in tables(data, ()) if t.name == "versions"]
+    return "\n\n".join(map(to_markdown, found)) or "No row ran two Keras versions yet."
 
 
 def update_blocks(path: Path, data) -> None:
@@ -131,6 +138,7 @@ def update_blocks(path: Path, data) -> None:
         "verdict": verdict_markdown,
         "targets": targets_summary,
         "targets-table": targets_markdown,
+        "versions": versions_markdown,
     }
     for name in BLOCKS:
         update_block(path, render[name](data), name, optional=True)

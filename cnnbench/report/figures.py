@@ -78,7 +78,7 @@ def _labels(keys) -> dict:
 def _style(key: tuple) -> dict:
     """Colour: backend; line: path; marker: kind of device, or a precision other than
     fp32 (so JAX on the H100 in fp32 and in tf32 are two lines a reader can tell apart)."""
-    kind, _, backend, path, precision = key
+    kind, _, backend, path, precision, _ = key
     return {
         "color": BACKEND_COLORS.get(backend, "tab:gray"),
         "linestyle": PATH_LINES.get(path, "-."),
@@ -152,11 +152,13 @@ def keras_overhead(data: pd.DataFrame, length: tuple, out: Path) -> Path | None:
     panels = by(ratios, ["kind", "machine", "precision"])
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.8), squeeze=False)
     for ax, ((kind, machine, precision), part) in zip(axes[0], panels, strict=True):
-        for (backend, path), line in by(part, ["backend", "path"]):
+        several = part["keras"].nunique() > 1
+        for (backend, path, keras), line in by(part, ["backend", "path", "keras"]):
             line = line.sort_values("filters")
-            style = {**_style((kind, machine, backend, path, precision))}
+            style = {**_style((kind, machine, backend, path, precision, keras))}
             style["marker"] = PATH_MARKERS.get(path, "o")  # default and tuned told apart
-            ax.plot(line["filters"], line["ratio"], label=f"{backend} · {path}", **style)
+            label = f"{backend} · {path}" + (f" · keras {keras}" if several else "")
+            ax.plot(line["filters"], line["ratio"], label=_text(label), **style)
         ax.axhline(1.0, color="black", linewidth=1, alpha=0.5)
         _filter_axis(ax, part["filters"])
         ax.set_title(_text(f"{machine} · {precision}"), fontsize=9)

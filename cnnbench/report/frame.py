@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 
 import pandas as pd
+from packaging.version import InvalidVersion, Version
 
 from cnnbench.analytic import forward_flops_per_sample, train_flops_per_sample
 from cnnbench.checks import VAL_ACCURACY_FLOOR
@@ -22,7 +23,8 @@ from cnnbench.records import VARIANTS, path_label, result_path
 from cnnbench.report.read import Run
 
 TARGETS = (VAL_ACCURACY_FLOOR, 0.99)  # the floor every passing full-length run reaches
-ROW_KEYS = ("kind", "machine", "backend", "path", "precision")  # one table row
+# one table row; `keras`: the Keras version the run's environment had (two never pool)
+ROW_KEYS = ("kind", "machine", "backend", "path", "precision", "keras")
 LENGTH_KEYS = ("epochs", "train_samples", "batch_size")
 ROUND_KEYS = (*ROW_KEYS, *LENGTH_KEYS, "learning_rate", "filters", "seed")  # one round
 PATHS = tuple(path_label(*variant) for variant in VARIANTS)  # display order
@@ -58,6 +60,11 @@ def precision_of(result: dict) -> str:
     if precision is None:  # runs from before precision was recorded
         return "fp32" if result["device"] == "cpu" else "unrecorded"
     return precision
+
+
+def keras_of(result: dict) -> str:
+    """The Keras version a run recorded (natives too: the environment it ran in)."""
+    return (result.get("versions") or {}).get("keras") or "unrecorded"
 
 
 def time_to(result: dict, target: float) -> float | None:
@@ -117,6 +124,7 @@ def frame(runs: Sequence[Run], targets: Sequence[float] = TARGETS) -> pd.DataFra
             "backend": r["backend"],
             "path": path_of(r),
             "precision": precision_of(r),
+            "keras": keras_of(r),
             "filters": r["filters"],
             "learning_rate": r["learning_rate"],
             **{key: r[key] for key in LENGTH_KEYS},
@@ -217,8 +225,8 @@ def by_length(data: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
 
 def overhead(data: pd.DataFrame) -> pd.DataFrame:
     """Keras over native: each Keras path's median runtime over the native median of the
-    same backend, machine, precision, length, learning rate and width."""
-    same = ["kind", "machine", "backend", "precision", *LENGTH_KEYS, "learning_rate", "filters"]
+    same backend, machine, precision, Keras version, length, learning rate and width."""
+    same = [k for k in ROW_KEYS if k != "path"] + [*LENGTH_KEYS, "learning_rate", "filters"]
     native = data[data["path"] == "native"].groupby(same)["runtime_s"].median()
     keras = data[data["path"] != "native"].groupby([*same, "path"])["runtime_s"].median()
     rows = []
@@ -229,3 +237,39 @@ def overhead(data: pd.DataFrame) -> pd.DataFrame:
                 {**dict(zip(same, key, strict=True)), "path": path, "ratio": seconds / base}
             )
     return pd.DataFrame(rows, columns=[*same, "path", "ratio"])
+
+
+def _version(text: str):
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def versions(data: pd.DataFrame) -> pd.DataFrame:
+    """Keras against Keras: where a row's runs hold more than one Keras version, each newer
+    version's median runtime over the oldest's (same backend, device, path, precision,
+    length, learning rate and width); 0.80 is the newer Keras 20% faster."""
+    same = [k for k in ROW_KEYS if k != "keras"] + [*LENGTH_KEYS, "learning_rate", "filters"]
+    rows = []
+    for key, cell in data.groupby(same):
+        medians = cell.groupby("keras")["runtime_s"].agg(["median", "size"])
+        ordered = sorted((v, k) for k in medians.index if (v := _version(k)) is not None)
+        if len(ordered) < 2:
+            continue
+        base = ordered[0][1]
+        for _, keras in ordered[1:]:
+            rows.append(
+                {
+                    **dict(zip(same, key, strict=True)),
+                    "keras": keras,
+                    "base_keras": base,
+                    "ratio": medians.at[keras, "median"] / medians.at[base, "median"],
+                    "seconds": medians.at[keras, "median"],
+                    "base_seconds": medians.at[base, "median"],
+                    "rounds": int(medians.at[keras, "size"]),
+                    "base_rounds": int(medians.at[base, "size"]),
+                }
+            )
+    columns = [*same, "keras", "base_keras", "ratio", "seconds", "base_seconds"]
+    return pd.DataFrame(rows, columns=[*columns, "rounds", "base_rounds"])

@@ -95,24 +95,31 @@ def spread_cell(values: pd.Series, fmt=seconds_text, limit: float | None = None)
 
 
 def _row_order(key: tuple) -> tuple:
-    kind, machine, backend, path, precision = key
-    return (kind != "gpu", machine, backend, PATHS.index(path) if path in PATHS else 9, precision)
+    kind, machine, backend, path, precision, keras = key
+    order = PATHS.index(path) if path in PATHS else 9
+    return (kind != "gpu", machine, backend, order, precision, keras)
 
 
 def row_labels(keys: Sequence[tuple]) -> dict[tuple, str]:
-    """`backend · device · path`, with the CPU model when CPUs vary, and the precision
-    when that device's rows hold more than one (the default, fp32, goes unsaid)."""
+    """`backend · device · path`, with the CPU model when CPUs vary, the precision when
+    that device's rows hold more than one (the default, fp32, goes unsaid), and the Keras
+    version when they hold more than one."""
     precisions: dict[tuple, set] = {}
-    for kind, machine, *_, precision in keys:
+    kerases: dict[tuple, set] = {}
+    for kind, machine, *_, precision, keras in keys:
         precisions.setdefault((kind, machine), set()).add(precision)
+        kerases.setdefault((kind, machine), set()).add(keras)
     cpus = {key[1] for key in keys if key[0] == "cpu"}
     labels = {}
-    for kind, machine, backend, path, precision in keys:
+    for key in keys:
+        kind, machine, backend, path, precision, keras = key
         device = machine if kind == "gpu" or len(cpus) > 1 else "cpu"
         label = f"{backend} · {device} · {path}"
         if precisions[(kind, machine)] != {"fp32"}:
             label += f" · {precision}"
-        labels[(kind, machine, backend, path, precision)] = label
+        if len(kerases[(kind, machine)]) > 1:
+            label += f" · keras {keras}"
+        labels[key] = label
     return labels
 
 

@@ -82,12 +82,17 @@ def verdict_markdown(data: pd.DataFrame) -> str:
     if sweep.empty:
         return "No full-length runs yet."
     lines = []
-    for (kind, machine, precision), part in by(sweep, ["kind", "machine", "precision"]):
+    several = sweep.groupby(["kind", "machine"])["keras"].nunique().max() > 1
+    for (kind, machine, precision, keras), part in by(
+        sweep, ["kind", "machine", "precision", "keras"]
+    ):
         medians = part.groupby(["backend", "path", "filters"])["runtime_s"].median()
         best = medians.groupby("filters").idxmin()
         fastest = {(b, p) for b, p, _ in best}
         widths = sorted(best.index)
-        where = f"**{'CPU' if kind == 'cpu' else 'GPU'}** ({markdown(machine)}, {precision})"
+        version = f", keras {markdown(keras)}" if several else ""  # versions never pool
+        device = "CPU" if kind == "cpu" else "GPU"
+        where = f"**{device}** ({markdown(machine)}, {precision}{version})"
         span = f"{widths[0]}–{widths[-1]} filters" if len(widths) > 1 else f"{widths[0]} filters"
         if medians.droplevel("filters").index.nunique() == 1:  # one row: nothing to beat
             (backend, path) = fastest.pop()

@@ -16,8 +16,8 @@ from cnnbench.report.grid import MISSING, TableModel, markdown, parts
 
 # The CSV's columns, in order: what a run is, then what it measured, then provenance.
 CSV_COLUMNS = (
-    "backend", "kind", "machine", "device", "path", "precision", "filters", "learning_rate",
-    "epochs", "train_samples", "batch_size", "full_length", "seed", "runtime_s",
+    "backend", "kind", "machine", "device", "path", "precision", "keras", "filters",
+    "learning_rate", "epochs", "train_samples", "batch_size", "full_length", "seed", "runtime_s",
     "first_epoch_s", "steady_epoch_s", "val_accuracy", "test_error", "samples_per_s",
     "achieved_gflops", "peak_gflops", "limit_s", "x_limit", "peak_host_mb", "peak_gpu_mb",
     "energy_j", "energy_note", "gpu_idle_w", "gpu_too_short",

@@ -20,7 +20,7 @@ from cnnbench.experiment import (
 )
 from cnnbench.report.costs import cost_table, energy_table
 from cnnbench.report.decompose import decomposition
-from cnnbench.report.frame import by_length, lr_experiment, overhead, target_column
+from cnnbench.report.frame import by_length, lr_experiment, overhead, target_column, versions
 from cnnbench.report.grid import (
     Cell,
     Row,
@@ -157,6 +157,36 @@ def decomposition_table(data: pd.DataFrame, length) -> TableModel | None:
     )
 
 
+def versions_table(data: pd.DataFrame, length) -> TableModel | None:
+    """A newer Keras against the oldest in the runs, where a row ran both."""
+    ratios = versions(data)
+    if ratios.empty:
+        return None
+
+    def render(cell: pd.DataFrame) -> Cell:
+        c = cell.iloc[0]
+        short = f"{c['ratio']:.2f}×"
+        long = (
+            f"{c['ratio']:.2f}× ({seconds_text(c['seconds'])} s vs "
+            f"{seconds_text(c['base_seconds'])} s, n={c['rounds']}/{c['base_rounds']})"
+        )
+        return Cell(short, long)
+
+    named = ratios.assign(path=ratios["path"] + " · keras " + ratios["keras"])  # always said
+    values, rows = pivot(named, "filters", render)
+    bases = ", ".join(sorted(set(ratios["base_keras"])))
+    return TableModel(
+        "versions",
+        f"Keras against Keras ({length_title(length)})",
+        f"Median runtime of each row's Keras over Keras {bases}'s on the same backend, "
+        "device, path and precision; below 1.00× the row's Keras is faster. Side by side "
+        "only when both were timed in one session (see the runs' sweeps). Markdown: "
+        "(row's median vs the older's, rounds row/older).",
+        [f"{v:g}" for v in values],
+        rows,
+    )
+
+
 def learning_rate_table(data: pd.DataFrame, length) -> TableModel | None:
     """Experiment 1: final validation accuracy and test error per learning rate."""
     at = lr_experiment(data)
@@ -224,6 +254,7 @@ TABLES = (
     "target",
     "overhead",
     "decomposition",
+    "versions",
     "limit",
     "memory",
     "gpu-memory",
@@ -256,6 +287,8 @@ def tables(data: pd.DataFrame, targets: Sequence[float]) -> list[TableModel]:
                 built = [overhead_table(sweep, length)]
             elif name == "decomposition":
                 built = [decomposition_table(sweep, length)]
+            elif name == "versions":
+                built = [versions_table(sweep, length)]
             elif name == "energy":
                 built = [energy_table(sweep, length)]
             elif name == "cost":

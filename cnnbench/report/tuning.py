@@ -1,8 +1,8 @@
 """The `tune` candidates as Markdown: what each setting measured, which one was chosen.
 
-One table per device, backend, width and precision: each candidate's first epoch (with
-its compilation), its steady epoch, and the full-length runtime the short run predicts
-(`cnnbench.trials.Trial.predicted_s`); the chosen one per path is marked.
+One table per device, backend, width, precision and Keras version: each candidate's first
+epoch (with its compilation), its steady epoch, and the full-length runtime the short run
+predicts (`cnnbench.trials.Trial.predicted_s`); the chosen one per path is marked.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from cnnbench import profiles
-from cnnbench.report.frame import precision_of
+from cnnbench.report.frame import keras_of, precision_of
 from cnnbench.report.grid import MISSING
 from cnnbench.report.read import Run
 from cnnbench.trials import Trial, describe, winners
@@ -37,6 +37,7 @@ def tuning_markdown(runs: list[Run]) -> str:
             precision_of(r),
             r["epochs"],
             r["train_samples"],
+            keras_of(r),
         )
         asked = _asked(r)
         trials = groups.setdefault(key, {})
@@ -45,10 +46,13 @@ def tuning_markdown(runs: list[Run]) -> str:
             trials[name] = Trial(r.get("impl", "keras"), asked, asked)
         trials[name].results.append(r)
     parts = []
-    for (device, backend, filters, precision, epochs, samples), trials in sorted(groups.items()):
+    several = len({key[-1] for key in groups}) > 1  # Keras versions: named when they differ
+    for key, trials in sorted(groups.items()):
+        device, backend, filters, precision, epochs, samples, keras = key
         chosen = winners(list(trials.values()))
+        version = f", Keras {keras}" if several else ""
         parts += [
-            f"#### {backend} on {device}, {filters} filters, {precision} "
+            f"#### {backend} on {device}, {filters} filters, {precision}{version} "
             f"({epochs} epochs of {samples} images)",
             "",
             "| path | settings | first epoch s | steady epoch s | predicted full run s | |",
