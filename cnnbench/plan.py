@@ -74,12 +74,18 @@ class Planned:
 
 
 def redundant(spec: Spec, backend: str, variant: Variant) -> str | None:
-    """Why a path need not run: Keras `tuned` that is Keras's defaults here times the same
-    thing twice (unless the session was given its own `tune` choice)."""
-    if variant != ("keras", "tuned") or variant_id(*variant) in spec.choices:
+    """Why a path need not run: Keras `tuned` that is Keras's defaults here (as chosen in
+    `cnnbench.profiles`, or by the session's own `tune` choice) times the same thing twice."""
+    if variant != ("keras", "tuned"):
         return None
-    if profiles.same_as_default(backend, spec.kind):
-        return f"keras tuned is keras default on {backend} {spec.kind} (docs/tuning.md)"
+    chosen = spec.choices.get(variant_id(*variant))
+    if chosen is None:
+        if profiles.same_as_default(backend, spec.kind):
+            return f"keras tuned is keras default on {backend} {spec.kind} (docs/tuning.md)"
+        return None
+    default = profiles.chosen("keras", "default", backend, spec.kind)
+    if profiles.check("keras", backend, chosen) == profiles.check("keras", backend, default):
+        return f"keras tuned is keras default on {backend} {spec.kind} (--choices)"
     return None
 
 

@@ -72,8 +72,9 @@ KERAS_OPTIONS: dict[str, tuple] = {
 CANDIDATES: dict[tuple[str, str, str], list[dict]] = {
     ("keras", "jax", "gpu"): [{}, _EPOCH, {**_EPOCH, "input": "device"}],
     ("keras", "jax", "cpu"): [{}, _EPOCH],
-    ("keras", "torch", "gpu"): [{}, {"jit_compile": True}, {"input": "device"}],
-    ("keras", "torch", "cpu"): [{}, {"jit_compile": True}],
+    # steps_per_execution on PyTorch: only Keras 3.16's trainer runs it (`refused_here`)
+    ("keras", "torch", "gpu"): [{}, {"jit_compile": True}, {"input": "device"}, _EPOCH],
+    ("keras", "torch", "cpu"): [{}, {"jit_compile": True}, _EPOCH],
     ("keras", "tensorflow", "gpu"): [{}, _EPOCH, {**_EPOCH, "jit_compile": True}],
     ("keras", "tensorflow", "cpu"): [{}, _EPOCH, {**_EPOCH, "jit_compile": True}],
     ("native", "jax", "gpu"): [
@@ -146,6 +147,27 @@ def check(impl: str, backend: str, settings: Mapping) -> dict:
             f"unknown {impl} {backend} setting(s) {', '.join(unknown)}; known: {', '.join(options)}"
         )
     return complete
+
+
+# The first Keras whose PyTorch trainer runs more than one step per call (3.15.1 refuses).
+TORCH_STEPS_PER_EXECUTION = "3.16.0.dev0"
+
+
+def refused_here(impl: str, backend: str, settings: Mapping) -> str | None:
+    """Why the installed Keras cannot run these (valid) settings, or None: `check` says
+    what a setting may be, this what the Keras at hand allows."""
+    per_call = settings.get("steps_per_execution", 1)
+    if impl != "keras" or backend != "torch" or per_call == 1:
+        return None
+    import keras
+    from packaging.version import Version
+
+    if Version(keras.__version__) >= Version(TORCH_STEPS_PER_EXECUTION):
+        return None
+    return (
+        f"keras torch setting steps_per_execution={per_call!r}: Keras {keras.__version__}'s "
+        "PyTorch trainer runs one step per call; Keras 3.16 (requirements/next.txt) runs more"
+    )
 
 
 def _positive_int(value) -> bool:

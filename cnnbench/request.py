@@ -147,6 +147,9 @@ def check_choices(choices: Mapping, backends: Sequence[str]) -> None:
                 profiles.check(impl, backend, settings)
             except ValueError as err:
                 raise ValueError(f"--choices: {path}: {err}") from None
+            refused = profiles.refused_here(impl, backend, settings)
+            if refused:
+                raise ValueError(f"--choices: {path}: {refused}")
 
 
 def spec(values: Mapping, backend: str, kind: str, choices: Mapping) -> Spec:

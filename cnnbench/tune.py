@@ -40,11 +40,14 @@ def tune(
     """Time every candidate of each path in `impls`; round by round, after a warm-up."""
     from cnnbench.train import run
 
-    trials = [
-        Trial(impl, settings, profiles.check(impl, backend, settings))
-        for impl in impls
-        for settings in profiles.CANDIDATES[(impl, backend, kind)]
-    ]
+    trials = []
+    for impl in impls:
+        for settings in profiles.CANDIDATES[(impl, backend, kind)]:
+            refused = profiles.refused_here(impl, backend, settings)
+            if refused:  # a candidate this Keras cannot run is said, not timed
+                write(f"tune: {impl} {describe(settings)}: not timed: {refused}")
+                continue
+            trials.append(Trial(impl, settings, profiles.check(impl, backend, settings)))
     warmup = dataclasses.replace(base, epochs=1, train_subset=WARMUP_SAMPLES, impl=trials[0].impl)
     run(dataclasses.replace(warmup, settings=trials[0].settings), data)
     for round_ in range(rounds):

@@ -52,6 +52,9 @@ def test_a_tuned_path_that_is_the_default_is_planned_once(monkeypatch):
     assert "keras tuned is keras default on jax cpu" in " ".join(plan.notes(_spec()))
     chosen = _spec(choices={"keras-tuned": {"steps_per_execution": "epoch"}})
     assert [r for r in plan.plan(chosen) if r.variant == ("keras", "tuned")]  # its own choice
+    default = _spec(choices={"keras-tuned": {"jit_compile": "auto"}})  # the defaults, spelt
+    assert not [r for r in plan.plan(default) if r.variant == ("keras", "tuned")]
+    assert "keras tuned is keras default on jax cpu (--choices)" in " ".join(plan.notes(default))
 
 
 def _cost(run: Planned) -> float:

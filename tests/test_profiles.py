@@ -54,3 +54,47 @@ def test_tuned_equal_to_default_is_known():
     assert profiles.same_as_default("torch", "cpu")
     assert not profiles.same_as_default("jax", "cpu")
     assert not profiles.same_as_default("torch", "gpu")  # jit_compile=True
+
+
+def test_steps_per_execution_on_pytorch_needs_the_next_keras(monkeypatch):
+    import keras
+
+    epoch = {"steps_per_execution": "epoch"}
+    monkeypatch.setattr(keras, "__version__", "3.15.1")
+    assert "runs one step per call" in profiles.refused_here("keras", "torch", epoch)
+    assert profiles.refused_here("keras", "torch", {}) is None
+    assert profiles.refused_here("keras", "jax", epoch) is None
+    monkeypatch.setattr(keras, "__version__", "3.16.0.dev2026102704")
+    assert profiles.refused_here("keras", "torch", epoch) is None
+
+
+def test_a_choice_the_installed_keras_refuses_is_one_line(monkeypatch):
+    import keras
+
+    from cnnbench import request
+
+    monkeypatch.setattr(keras, "__version__", "3.15.1")
+    with pytest.raises(ValueError, match=r"^--choices: keras-tuned: .*Keras 3.15.1's PyTorch"):
+        request.check_choices({"keras-tuned": {"steps_per_execution": "epoch"}}, ["torch"])
+    request.check_choices({"keras-tuned": {"steps_per_execution": "epoch"}}, ["jax"])
+
+
+@pytest.mark.parametrize("version, timed", [("3.15.1", False), ("3.16.0.dev2026102704", True)])
+def test_tune_times_steps_per_execution_on_pytorch_only_where_keras_runs_it(
+    monkeypatch, version, timed
+):
+    import keras
+
+    from cnnbench import train, tune
+
+    def refuse(config, data):  # the warm-up passes; a timed candidate fails at once
+        if config.profile == "tuned":
+            raise RuntimeError("not trained in a unit test")
+
+    monkeypatch.setattr(keras, "__version__", version)
+    monkeypatch.setattr(train, "run", refuse)
+    said = []
+    trials = tune.tune(RunConfig(), "torch", "cpu", ["keras"], data=None, write=said.append)
+    asked = [trial.asked for trial in trials]
+    assert ({"steps_per_execution": "epoch"} in asked) is timed
+    assert any("not timed" in line for line in said) is not timed
