@@ -15,6 +15,7 @@ from rich.console import Console
 from cnnbench.report import cli
 from cnnbench.report.frame import TARGETS, frame, one_run_per_round, versions
 from cnnbench.report.grid import row_labels
+from cnnbench.report.headline import verdict_markdown
 from cnnbench.report.read import ReportError, load
 from cnnbench.report.tables import tables
 
@@ -181,6 +182,18 @@ def test_two_keras_versions_are_two_rows_and_compared_never_pooled(tmp_path):
     assert compared["ratio"].round(6).eq(0.8).all()
     table = next(t for t in tables(data, TARGETS) if t.name == "versions")
     assert all(r.label.endswith("keras 3.16.0.dev2026102704") for r in table.rows)
+
+
+def test_the_verdict_says_what_the_newer_keras_changes_and_whether_side_by_side(tmp_path):
+    newer = _with(JAX, tmp_path, _keras("3.16.0.dev2026102704"))
+    (tmp_path / "old").mkdir()
+    older = _with(JAX, tmp_path / "old", _keras("3.9.0"))
+    data = frame(load([str(older), str(newer)]).runs)
+    line = verdict_markdown(data).splitlines()[-1]
+    assert line.startswith("- **Keras 3.16.0.dev2026102704 against 3.9.0** (CPU")
+    assert "jax keras default 0.80×" in line and "timed apart" not in line
+    later = data.assign(date=data["date"].where(data["keras"] == "3.9.0", "2031-01-01T00:00:00Z"))
+    assert "timed apart, not side by side" in verdict_markdown(later).splitlines()[-1]
 
 
 def test_one_keras_version_is_unsaid_and_has_no_versions_table():

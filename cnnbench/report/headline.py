@@ -17,7 +17,7 @@ from cnnbench.experiment import (
 from cnnbench.files import write_atomic
 from cnnbench.report.decompose import decomposition, where_it_lives
 from cnnbench.report.fields import ReportError
-from cnnbench.report.frame import ROW_KEYS, by, overhead
+from cnnbench.report.frame import LENGTH_KEYS, ROW_KEYS, by, overhead, versions
 from cnnbench.report.grid import MISSING, length_title, markdown, pivot
 
 
@@ -80,7 +80,7 @@ def verdict_markdown(data: pd.DataFrame) -> str:
     """A few lines, per device and precision: what is fastest, and what Keras costs."""
     sweep = data[data["full_length"] & (data["learning_rate"] == LEARNING_RATE)]
     if sweep.empty:
-        return "No full-length runs yet."
+        return "\n".join(["No full-length runs yet.", *versions_lines(data)])
     lines = []
     several = sweep.groupby(["kind", "machine"])["keras"].nunique().max() > 1
     for (kind, machine, precision, keras), part in by(
@@ -142,7 +142,63 @@ def verdict_markdown(data: pd.DataFrame) -> str:
         f"{cells.min():.3f}–{cells.max():.3f} "
         f"(2017: {VAL_ACCURACY_2017[0]:.3f}–{VAL_ACCURACY_2017[1]:.3f})."
     )
+    lines += versions_lines(data)
     return "\n".join(lines)
+
+
+def versions_lines(data: pd.DataFrame) -> list[str]:
+    """What a newer Keras changes, one line per device and pair of versions: each path's
+    newer median over the older's, per backend, at the longest length both ran."""
+    at_lr = data[data["learning_rate"] == LEARNING_RATE]
+    ratios = versions(at_lr)
+    lines = []
+    pairs = ["kind", "machine", "precision", "base_keras", "keras"]
+    for (kind, machine, precision, base, keras), part in by(ratios, pairs):
+        length = max(tuple(row) for row in part[list(LENGTH_KEYS)].itertuples(index=False))
+        part = part[_of_length(part, length)]
+        each = [
+            f"{backend} {path} {span(g['ratio'])}× "
+            f"({' / '.join(str(f) for f in sorted(g['filters']))} filters)"
+            for (backend, path), g in by(part, ["backend", "path"])
+        ]
+        runs = at_lr[
+            (at_lr["kind"] == kind)
+            & (at_lr["machine"] == machine)
+            & (at_lr["precision"] == precision)
+            & _of_length(at_lr, length)
+        ]
+        apart = "" if interleaved(runs, base, keras) else "; timed apart, not side by side"
+        device = "CPU" if kind == "cpu" else "GPU"
+        lines.append(
+            f"- **Keras {markdown(keras)} against {markdown(base)}** ({device}, "
+            f"{markdown(machine)}, {precision}, {length_title(length)}{apart}): the newer's "
+            f"median runtime over the older's, below 1 faster: {'; '.join(each)}."
+        )
+    return lines
+
+
+def _of_length(runs: pd.DataFrame, length: tuple) -> pd.Series:
+    return (runs[list(LENGTH_KEYS)] == pd.Series(length, index=list(LENGTH_KEYS))).all(axis=1)
+
+
+def span(values: pd.Series) -> str:
+    """`0.91–1.02`, or one number where both ends read the same."""
+    low, high = f"{values.min():.2f}", f"{values.max():.2f}"
+    return low if low == high else f"{low}–{high}"
+
+
+def interleaved(runs: pd.DataFrame, a: str, b: str) -> bool:
+    """Whether the runs of Keras `a` and of Keras `b` were timed over overlapping spans of
+    time (one session, rounds interleaved): the only way their ratio escapes a shared
+    machine's drift between sessions. Runs without a date are not."""
+    spans = []
+    for version in (a, b):
+        when = runs.loc[runs["keras"] == version, "date"]
+        dates = pd.to_datetime(when, errors="coerce", utc=True)
+        if dates.empty or dates.isna().any():
+            return False
+        spans.append((dates.min(), dates.max()))
+    return max(s[0] for s in spans) <= min(s[1] for s in spans)
 
 
 def timed_apart(runs: pd.DataFrame, column: str = "backend") -> bool:
