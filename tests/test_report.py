@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from cnnbench.report import cli
-from cnnbench.report.frame import TARGETS, frame, one_run_per_round, versions
+from cnnbench.report.frame import TARGETS, frame, one_run_per_round
 from cnnbench.report.grid import row_labels
 from cnnbench.report.headline import verdict_markdown
 from cnnbench.report.read import ReportError, load
 from cnnbench.report.tables import tables
+from cnnbench.report.versions import versions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 JAX, TORCH, TORCH_LINES = (

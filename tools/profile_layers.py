@@ -9,7 +9,8 @@ after a warm-up of the same length; the profile covers `--steps` steps of each. 
 Markdown it writes holds the seconds per step of each path (outside the profiler, the
 median of three passes) and each path's operators by self CPU time (the median of three
 profiled passes), so what the Keras layers add over the framework's own (the loop ->
-native step of the decomposition) is named op by op. A measurement, not a benchmark: run it with nothing else running.
+native step of the decomposition) is named op by op. A measurement, not a benchmark: run
+it with nothing else running.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ import json
 from collections.abc import Sequence
 
 import pandas as pd
-from packaging.version import InvalidVersion, Version
 
 from cnnbench.analytic import forward_flops_per_sample, train_flops_per_sample
 from cnnbench.checks import VAL_ACCURACY_FLOOR
@@ -237,39 +236,3 @@ def overhead(data: pd.DataFrame) -> pd.DataFrame:
                 {**dict(zip(same, key, strict=True)), "path": path, "ratio": seconds / base}
             )
     return pd.DataFrame(rows, columns=[*same, "path", "ratio"])
-
-
-def _version(text: str):
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
-
-
-def versions(data: pd.DataFrame) -> pd.DataFrame:
-    """Keras against Keras: where a row's runs hold more than one Keras version, each newer
-    version's median runtime over the oldest's (same backend, device, path, precision,
-    length, learning rate and width); 0.80 is the newer Keras 20% faster."""
-    same = [k for k in ROW_KEYS if k != "keras"] + [*LENGTH_KEYS, "learning_rate", "filters"]
-    rows = []
-    for key, cell in data.groupby(same):
-        medians = cell.groupby("keras")["runtime_s"].agg(["median", "size"])
-        ordered = sorted((v, k) for k in medians.index if (v := _version(k)) is not None)
-        if len(ordered) < 2:
-            continue
-        base = ordered[0][1]
-        for _, keras in ordered[1:]:
-            rows.append(
-                {
-                    **dict(zip(same, key, strict=True)),
-                    "keras": keras,
-                    "base_keras": base,
-                    "ratio": medians.at[keras, "median"] / medians.at[base, "median"],
-                    "seconds": medians.at[keras, "median"],
-                    "base_seconds": medians.at[base, "median"],
-                    "rounds": int(medians.at[keras, "size"]),
-                    "base_rounds": int(medians.at[base, "size"]),
-                }
-            )
-    columns = [*same, "keras", "base_keras", "ratio", "seconds", "base_seconds"]
-    return pd.DataFrame(rows, columns=[*columns, "rounds", "base_rounds"])

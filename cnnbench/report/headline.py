@@ -17,8 +17,9 @@ from cnnbench.experiment import (
 from cnnbench.files import write_atomic
 from cnnbench.report.decompose import decomposition, where_it_lives
 from cnnbench.report.fields import ReportError
-from cnnbench.report.frame import LENGTH_KEYS, ROW_KEYS, by, overhead, versions
+from cnnbench.report.frame import LENGTH_KEYS, ROW_KEYS, by, overhead
 from cnnbench.report.grid import MISSING, length_title, markdown, pivot
+from cnnbench.report.versions import versions
 
 
 class Summary(NamedTuple):

@@ -20,7 +20,7 @@ from cnnbench.experiment import (
 )
 from cnnbench.report.costs import cost_table, energy_table
 from cnnbench.report.decompose import decomposition
-from cnnbench.report.frame import by_length, lr_experiment, overhead, target_column, versions
+from cnnbench.report.frame import by_length, lr_experiment, overhead, target_column
 from cnnbench.report.grid import (
     Cell,
     Row,
@@ -30,6 +30,7 @@ from cnnbench.report.grid import (
     seconds_text,
     spread_cell,
 )
+from cnnbench.report.versions import versions_table
 
 SPREAD = (
     "Median of the rounds (round i trained with seed + i), ± half their min–max range in % "
@@ -152,36 +153,6 @@ def decomposition_table(data: pd.DataFrame, length) -> TableModel | None:
         "settings save (default to tuned), that fit's trainer costs beyond a hand-written "
         "loop of the same Keras model (tuned to loop), and that the Keras layers cost over "
         "the framework's own (loop to native). Terminal: ratio: trainer/layers %.",
-        [f"{v:g}" for v in values],
-        rows,
-    )
-
-
-def versions_table(data: pd.DataFrame, length) -> TableModel | None:
-    """A newer Keras against the oldest in the runs, where a row ran both."""
-    ratios = versions(data)
-    if ratios.empty:
-        return None
-
-    def render(cell: pd.DataFrame) -> Cell:
-        c = cell.iloc[0]
-        short = f"{c['ratio']:.2f}×"
-        long = (
-            f"{c['ratio']:.2f}× ({seconds_text(c['seconds'])} s vs "
-            f"{seconds_text(c['base_seconds'])} s, n={c['rounds']}/{c['base_rounds']})"
-        )
-        return Cell(short, long)
-
-    named = ratios.assign(path=ratios["path"] + " · keras " + ratios["keras"])  # always said
-    values, rows = pivot(named, "filters", render)
-    bases = ", ".join(sorted(set(ratios["base_keras"])))
-    return TableModel(
-        "versions",
-        f"Keras against Keras ({length_title(length)})",
-        f"Median runtime of each row's Keras over Keras {bases}'s on the same backend, "
-        "device, path and precision; below 1.00× the row's Keras is faster. Side by side "
-        "only when both were timed in one session (see the runs' sweeps). Markdown: "
-        "(row's median vs the older's, rounds row/older).",
         [f"{v:g}" for v in values],
         rows,
     )
