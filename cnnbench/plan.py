@@ -79,13 +79,9 @@ def redundant(spec: Spec, backend: str, variant: Variant) -> str | None:
     if variant != ("keras", "tuned"):
         return None
     chosen = spec.choices.get(variant_id(*variant))
-    if chosen is None:
-        if profiles.same_as_default(backend, spec.kind):
-            return f"keras tuned is keras default on {backend} {spec.kind} (docs/tuning.md)"
-        return None
-    default = profiles.chosen("keras", "default", backend, spec.kind)
-    if profiles.check("keras", backend, chosen) == profiles.check("keras", backend, default):
-        return f"keras tuned is keras default on {backend} {spec.kind} (--choices)"
+    if profiles.same_as_default(backend, spec.kind, chosen):
+        source = "docs/tuning.md" if chosen is None else "--choices"
+        return f"keras tuned is keras default on {backend} {spec.kind} ({source})"
     return None
 
 

@@ -30,6 +30,7 @@ from cnnbench.report.fields import ReportError
 from cnnbench.report.frame import (
     TARGETS,
     by,
+    by_length,
     frame,
     one_run_per_round,
     unshown,
@@ -40,6 +41,7 @@ from cnnbench.report.render import results_csv, rich_tables, summary_markdown, t
 from cnnbench.report.tables import TABLES, tables
 from cnnbench.report.targets import targets_markdown, targets_summary
 from cnnbench.report.tuning import tuning_markdown
+from cnnbench.report.versions import versions_table
 
 DEFAULT_OUT = "cnnbench-report"
 
@@ -128,7 +130,8 @@ BLOCKS = ("verdict", "targets", "targets-table", "versions")
 
 def versions_markdown(data) -> str:
     """Every `versions` table the runs allow (a newer Keras over an older, per length)."""
-    found = [t for t in tables(data, ()) if t.name == "versions"]
+    at_lr = data[data["learning_rate"] == LEARNING_RATE]
+    found = [t for length, runs in by_length(at_lr) if (t := versions_table(runs, length))]
     return "\n\n".join(map(to_markdown, found)) or "No row ran two Keras versions yet."
 
 
