@@ -50,21 +50,21 @@ class Stage:
 # decomposition of Keras's cost asks for these before anything else); then Keras on
 # PyTorch tuned (its tune; jit_compile compiles for about 34 s in the warm-up and again in
 # the timed run), Keras default on JAX, the widths never timed, the remaining rounds.
-LOOP = ("--filters", "8,64,256", "--impl", "keras-loop", "--rounds", "1")
+LOOP = ("--impl", "keras-loop", "--rounds", "1")
 STAGES = (
-    Stage("jax-loop", "jax", LOOP, 150),
-    Stage("torch-loop", "torch", LOOP, 150),
+    Stage("jax-loop", "jax", ("--filters", "8,64,256", *LOOP), 120),
+    Stage("torch-loop", "torch", ("--filters", "8,16,64,256", *LOOP), 200),  # 16: its target
     Stage(
         "torch-keras-16",
         "torch",
         ("--filters", "16", "--impl", "keras", "--profile", "default", "--rounds", "1"),
-        120,
+        110,
     ),
     Stage(
         "torch-keras-16-next",
         "torch",
         ("--filters", "16", "--impl", "keras", "--profile", "default", "--rounds", "1"),
-        120,
+        110,
         keras="next",
     ),
     Stage("tune-torch", "torch", ("--impl", "keras,native"), 150, tune=True),
