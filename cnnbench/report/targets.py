@@ -60,6 +60,7 @@ class Check:
     backend: str
     values: dict  # width -> the cell's figure
     note: str = ""  # e.g. Keras tuned is Keras default here
+    machine: str | None = None  # None: every machine of the target's kind
 
     @property
     def measured(self) -> bool:
@@ -96,9 +97,16 @@ def _full(data: pd.DataFrame) -> pd.DataFrame:
     return data[data["full_length"] & (data["learning_rate"] == LEARNING_RATE)]
 
 
-def check(target: Target, data: pd.DataFrame, backend: str) -> Check:
+def machines(data: pd.DataFrame, kind: str) -> list[str]:
+    return sorted(set(_full(data).query("kind == @kind")["machine"]))
+
+
+def check(target: Target, data: pd.DataFrame, backend: str, machine: str | None = None) -> Check:
+    """The target on one machine's runs (two GPUs' medians pooled would be neither's)."""
     runs = _full(data)
     runs = runs[(runs["kind"] == target.kind) & (runs["backend"] == backend)]
+    if machine is not None:
+        runs = runs[runs["machine"] == machine]
     runs = runs[runs["precision"] == target.precision]
     note = ""
     if target.metric == "× native":
@@ -117,32 +125,38 @@ def check(target: Target, data: pd.DataFrame, backend: str) -> Check:
             cells = 100 / runs.groupby("filters")["x_limit"].median()
     if target.filters:
         cells = cells[cells.index.isin(target.filters)]
-    return Check(target, backend, {int(f): float(v) for f, v in cells.items()}, note)
+    return Check(target, backend, {int(f): float(v) for f, v in cells.items()}, note, machine)
 
 
-def checks(data: pd.DataFrame, targets: Sequence[Target] = TARGETS) -> list[Check]:
-    return [check(t, data, b) for t in targets for b in t.backends]
+def checks(
+    data: pd.DataFrame, machine: str | None = None, targets: Sequence[Target] = TARGETS
+) -> list[Check]:
+    return [check(t, data, b, machine) for t in targets for b in t.backends]
 
 
 def targets_markdown(data: pd.DataFrame) -> str:
-    """One table per kind of device: each target, its figures, its verdict."""
+    """One table per machine: each target of its kind of device, its figures, its verdict."""
     lines = []
     for kind in ("gpu", "cpu"):
-        found = [c for c in checks(data) if c.target.kind == kind]
-        machines = sorted(set(_full(data).query("kind == @kind")["machine"]))
-        lines += [
-            f"**{kind.upper()}** ({', '.join(machines) or 'none'}), medians of full-length runs:",
-            "",
-            "| target | backend | measured | verdict |",
-            "|---|---|---|---|",
-        ]
-        for c in found:
-            figures = c.figures() if c.measured else "—"
-            if c.note:
-                figures += f" ({c.note})"
-            lines.append(f"| {c.target.label} | {c.backend} | {figures} | {c.verdict()} |")
-        lines.append("")
+        for machine in machines(data, kind) or [None]:
+            lines += _table(data, kind, machine)
     return "\n".join(lines).rstrip()
+
+
+def _table(data: pd.DataFrame, kind: str, machine: str | None) -> list[str]:
+    found = [c for c in checks(data, machine) if c.target.kind == kind]
+    lines = [
+        f"**{kind.upper()}** ({machine or 'none'}), medians of full-length runs:",
+        "",
+        "| target | backend | measured | verdict |",
+        "|---|---|---|---|",
+    ]
+    for c in found:
+        figures = c.figures() if c.measured else "—"
+        if c.note:
+            figures += f" ({c.note})"
+        lines.append(f"| {c.target.label} | {c.backend} | {figures} | {c.verdict()} |")
+    return [*lines, ""]
 
 
 def targets_summary(data: pd.DataFrame) -> str:
@@ -150,9 +164,13 @@ def targets_summary(data: pd.DataFrame) -> str:
     lines = []
     for target in TARGETS:
         parts = []
-        for c in (check(target, data, backend) for backend in target.backends):
-            figures = f"{c.figures()}, " if c.measured else ""
-            note = f" ({c.note})" if c.note else ""
-            parts.append(f"{c.backend} {figures}{c.verdict()}{note}")
+        where = machines(data, target.kind)
+        for backend in target.backends:
+            found = [c for c in (check(target, data, backend, m) for m in where) if c.measured]
+            for c in found or [check(target, data, backend)]:
+                on = f" on {c.machine}" if len(where) > 1 and c.measured else ""
+                figures = f"{c.figures()}, " if c.measured else ""
+                note = f" ({c.note})" if c.note else ""
+                parts.append(f"{c.backend}{on} {figures}{c.verdict()}{note}")
         lines.append(f"- {target.kind.upper()}, {target.label}: " + "; ".join(parts) + ".")
     return "\n".join(lines)
