@@ -353,3 +353,68 @@ def test_the_verdict_says_when_backends_were_not_timed_side_by_side():
     assert "timed in separate sweeps" in verdict_markdown(data)
     together = data.assign(sweep="3f2a9c1b0d4e")  # one plan: timed side by side
     assert "separate sweeps" not in verdict_markdown(together)
+
+
+def test_targets_are_checked_per_machine_never_pooled_across_two_gpus():
+    """One GPU's 100 s and another's 2 s are two verdicts, not a 51 s median; a ratio
+    needs both paths on the same machine."""
+    import pandas as pd
+
+    from cnnbench.report.targets import targets_markdown, targets_summary
+
+    def run(machine, path, seconds):
+        return {
+            "kind": "gpu", "machine": machine, "backend": "torch", "path": path,
+            "precision": "fp32", "keras": "3.15.1", "epochs": 10, "train_samples": 55000,
+            "batch_size": 50, "learning_rate": 0.1, "filters": 16, "full_length": True,
+            "runtime_s": seconds, "x_limit": 10.0,
+        }  # fmt: skip
+
+    data = pd.DataFrame(
+        [
+            run("H100", "keras loop", 100.0),
+            run("H200", "keras loop", 2.0),
+            run("H100", "native", 1.0),
+        ]
+    )
+    table = targets_markdown(data)
+    assert "**GPU** (H100)" in table and "**GPU** (H200)" in table
+    loop = [line for line in table.splitlines() if line.startswith("| the Keras loop on PyTorch")]
+    assert [line.split(" | ", 2)[2] for line in loop] == [
+        "100.0 s at 16 filters | missed |",
+        "2.0 s at 16 filters | met |",
+    ]
+    summary = targets_summary(data)
+    assert "torch on H100 100.0 s at 16 filters, missed; torch on H200 2.0 s at 16" in summary
+
+
+def test_keras_s_cost_is_split_from_the_sweep_that_timed_every_path_side_by_side():
+    """A loop timed alone in a slower session would make the trainer's share negative;
+    where one sweep timed default, loop and native, only its runs split the cost."""
+    import pandas as pd
+
+    from cnnbench.report.decompose import decomposition
+
+    def run(path, seconds, sweep):
+        return {
+            "kind": "cpu", "machine": "Xeon ×2", "backend": "torch", "path": path,
+            "precision": "fp32", "keras": "3.15.1", "epochs": 10, "train_samples": 55000,
+            "batch_size": 50, "learning_rate": 0.1, "filters": 16, "runtime_s": seconds,
+            "sweep": sweep,
+        }  # fmt: skip
+
+    apart = [
+        run("keras default", 30.0, "a"),
+        run("native", 10.0, "a"),
+        run("keras loop", 40.0, "b"),
+    ]
+    row = decomposition(pd.DataFrame(apart)).iloc[0]
+    assert (row["trainer"], row["together"]) == (-50.0, False)  # (30 - 40) / (30 - 10)
+    together = [
+        run("keras default", 33.0, "c"),
+        run("keras loop", 15.0, "c"),
+        run("native", 11.0, "c"),
+    ]
+    row = decomposition(pd.DataFrame(apart + together)).iloc[0]
+    shares = (round(row["trainer"], 1), round(row["layers"], 1), row["together"])
+    assert shares == (81.8, 18.2, True)  # (33 - 15) / 22 and (15 - 11) / 22: sweep c alone
