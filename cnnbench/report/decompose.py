@@ -7,6 +7,10 @@ trainer costs beyond a hand loop (tuned -> the loop: its per-step Python, callba
 metrics, the loop around the compiled step), and what the Keras layers cost over the
 framework's own (the loop -> native: Keras ops, layout transposes, pooling lowered
 otherwise). A share can be negative: a step that made things slower.
+
+A share is a difference of medians, so it means something only when the paths ran side by
+side: where one sweep (`frame`'s `sweep`) timed every path of a cell, only such sweeps'
+runs make its row (`together`); else the row pools every session's runs and says so.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ SAME = [k for k in ROW_KEYS if k != "path"] + [*LENGTH_KEYS, "learning_rate", "f
 def decomposition(data: pd.DataFrame) -> pd.DataFrame:
     """One row per (backend, device, precision, length, width) that has Keras default, the
     loop and native: their medians, Keras's cost as a ratio, and each step's share."""
+    data, together = side_by_side(data)
     medians = data.groupby([*SAME, "path"])["runtime_s"].median().unstack("path")
     rows = []
     for key, m in medians.iterrows():
@@ -39,9 +44,22 @@ def decomposition(data: pd.DataFrame) -> pd.DataFrame:
                 "ratio": default / native,
                 "loop_ratio": loop / native,
                 **dict(zip(STEPS, shares, strict=True)),
+                "together": together.get(key, False),
             }
         )
-    return pd.DataFrame(rows, columns=[*SAME, "ratio", "loop_ratio", *STEPS])
+    return pd.DataFrame(rows, columns=[*SAME, "ratio", "loop_ratio", *STEPS, "together"])
+
+
+def side_by_side(data: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Each cell's runs from the sweeps that timed all of its paths, where there are any;
+    and, per cell, whether its runs are so chosen."""
+    kept, together = [], {}
+    for key, cell in data.groupby(SAME):
+        paths = set(cell["path"])
+        full = [s for s, runs in cell.groupby("sweep") if set(runs["path"]) == paths]
+        together[key] = len(paths) > 1 and bool(full)
+        kept.append(cell[cell["sweep"].isin(full)] if together[key] else cell)
+    return (pd.concat(kept) if kept else data), together
 
 
 def where_it_lives(shares: pd.DataFrame) -> str:

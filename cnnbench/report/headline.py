@@ -121,8 +121,7 @@ def verdict_markdown(data: pd.DataFrame) -> str:
             text += "; Keras over native: " + ", ".join(costs)
         lives = []
         for (backend,), g in by(decomposition(part).dropna(subset=["trainer"]), ["backend"]):
-            paths = part[part["backend"] == backend]
-            apart = "; its paths timed in separate sweeps" if timed_apart(paths, "path") else ""
+            apart = "" if g["together"].all() else "; its paths timed in separate sweeps"
             lives.append(
                 f"{backend}: {where_it_lives(g)} (median: trainer {g['trainer'].median():.0f}%, "
                 f"layers {g['layers'].median():.0f}%{apart})"

@@ -138,10 +138,11 @@ def decomposition_table(data: pd.DataFrame, length) -> TableModel | None:
         if pd.isna(c["trainer"]):  # Keras default no slower than native: nothing to split
             text = f"{c['ratio']:.2f}× (no cost to split)"
             return Cell(f"{c['ratio']:.2f}×", text)
-        short = f"{c['ratio']:.2f}×: {c['trainer']:.0f}/{c['layers']:.0f}"
+        apart = "" if c["together"] else "‡"
+        short = f"{c['ratio']:.2f}×: {c['trainer']:.0f}/{c['layers']:.0f}{apart}"
         long = (
             f"{c['ratio']:.2f}× (settings {c['settings']:.0f}%, trainer {c['trainer']:.0f}%, "
-            f"layers {c['layers']:.0f}%; loop {c['loop_ratio']:.2f}×)"
+            f"layers {c['layers']:.0f}%; loop {c['loop_ratio']:.2f}×){apart}"
         )
         return Cell(short, long)
 
@@ -152,7 +153,8 @@ def decomposition_table(data: pd.DataFrame, length) -> TableModel | None:
         "Keras default over native (medians), then the share of that cost that fit's own "
         "settings save (default to tuned), that fit's trainer costs beyond a hand-written "
         "loop of the same Keras model (tuned to loop), and that the Keras layers cost over "
-        "the framework's own (loop to native). Terminal: ratio: trainer/layers %.",
+        "the framework's own (loop to native). Only sweeps that timed every path count where "
+        "any did; ‡ paths timed in separate sweeps. Terminal: ratio: trainer/layers %.",
         [f"{v:g}" for v in values],
         rows,
     )
