@@ -4,8 +4,11 @@ A run's time is its images (epochs x training images) at a rate in seconds per i
 taken from, first that has one:
 
 1. like runs on file (the session's results file, and its warm-ups once they ran): same
-   backend, kind of device, path and precision, at the run's width or, scaled by the
-   training FLOPs, at the nearest width measured;
+   backend, kind of device, path and precision, at the run's width or, between widths,
+   along the line through the two measured widths nearest in training FLOPs (a fixed
+   cost per image plus a cost per FLOP: a narrow net on a GPU is bound by its host, not
+   its FLOPs); from one measured width, its rate plus the FLOPs it lacks at the nominal
+   rate;
 2. the published runs (`cnnbench/published.json`, written by `python -m cnnbench.report
    reports/runs/ --estimates cnnbench/published.json`): the same, from the machines that
    made the published tables, so only a guess for another machine;
@@ -132,11 +135,25 @@ class Estimator:
         for table in (self.measured, self.fallback):
             widths = table.get(key)
             if widths:
-                near = min(widths, key=lambda f: (abs(f - filters), f))
-                scale = train_flops_per_sample(filters) / train_flops_per_sample(near)
-                return widths[near] * scale * images
+                return self._rate(widths, filters) * images
         flops = train_flops_per_sample(filters) * images
         return flops / (NOMINAL_GFLOPS[self.kind] * 1e9)
+
+    def _rate(self, widths: Mapping[int, float], filters: int) -> float:
+        """Seconds per image at `filters`, affine in FLOPs through the nearest widths."""
+        flops = train_flops_per_sample(filters)
+        below = [f for f in widths if f <= filters]
+        above = [f for f in widths if f > filters]
+        if below and above:  # between two measured widths: those two
+            a, b = max(below), min(above)
+        else:  # beyond them: the two nearest (one width: its rate, the rest nominal)
+            a, *rest = sorted(widths, key=lambda f: abs(f - filters))
+            b = rest[0] if rest else None
+        per_flop = 1 / (NOMINAL_GFLOPS[self.kind] * 1e9)
+        if b is not None:
+            dx = train_flops_per_sample(b) - train_flops_per_sample(a)
+            per_flop = max((widths[b] - widths[a]) / dx, 0.0)
+        return max(widths[a] + per_flop * (flops - train_flops_per_sample(a)), 0.0) or widths[a]
 
     def known(self, paths: Iterable[str]) -> bool:
         """Whether every path has a measured or published rate (else the estimate is

@@ -131,8 +131,19 @@ def test_the_estimate_scales_like_runs_by_images_and_flops():
     est = estimate.Estimator.build("jax", "cpu", "fp32", [_record(8, 100.0)])
     assert est.source("native") == "like runs on file"
     assert est.seconds("native", 8, 5 * 55000) == pytest.approx(50.0)
-    ratio = train_flops_per_sample(16) / train_flops_per_sample(8)
-    assert est.seconds("native", 16, 10 * 55000) == pytest.approx(100.0 * ratio)
+    lacking = (train_flops_per_sample(16) - train_flops_per_sample(8)) * 10 * 55000
+    nominal = lacking / (estimate.NOMINAL_GFLOPS["cpu"] * 1e9)  # one width: the rest nominal
+    assert est.seconds("native", 16, 10 * 55000) == pytest.approx(100.0 + nominal)
+
+
+def test_a_host_bound_rate_is_not_scaled_by_flops():
+    """A narrow net's time can be mostly per step (on a GPU, the host's): 10 s at 8 filters
+    and 12 s at 64 make 256 filters a line through them in FLOPs, not 64's rate x 4."""
+    est = estimate.Estimator.build("jax", "cpu", "fp32", [_record(8, 10.0), _record(64, 12.0)])
+    f8, f64, f256 = (train_flops_per_sample(f) for f in (8, 64, 256))
+    line = 12.0 + (12.0 - 10.0) / (f64 - f8) * (f256 - f64)
+    assert est.seconds("native", 256, 10 * 55000) == pytest.approx(line)
+    assert est.seconds("native", 32, 10 * 55000) < 12.0  # between the two: on the line
 
 
 def test_the_estimate_falls_back_to_the_published_runs_then_to_flops():
