@@ -49,9 +49,10 @@ LOOP: dict[str, dict[str, dict]] = {
 }
 LOOP_OPTIONS: dict[str, dict[str, tuple]] = {
     "tensorflow": {"loop": ("step", "epoch")},
-    "torch": {"loop": ("eager", "compile")},
+    "torch": {"loop": ("eager", "compile", "compile-graphs")},
     "jax": {"loop": ("step", "scan")},
 }
+GPU_ONLY = {("torch", "loop", "compile-graphs")}  # CUDA graphs: none on a CPU
 
 # What each native trainer accepts: option -> allowed values (the first is the plain one).
 NATIVE_OPTIONS: dict[str, dict[str, tuple]] = {
@@ -103,7 +104,11 @@ CANDIDATES: dict[tuple[str, str, str], list[dict]] = {
     # XLA on the CPU did not finish 2 epochs of 5000 images in 120 s (0.9 s without).
     ("native", "tensorflow", "cpu"): [{"jit_compile": False}],
     **{
-        ("keras-loop", backend, kind): [{"loop": v} for v in LOOP_OPTIONS[backend]["loop"]]
+        ("keras-loop", backend, kind): [
+            {"loop": v}
+            for v in LOOP_OPTIONS[backend]["loop"]
+            if kind == "gpu" or (backend, "loop", v) not in GPU_ONLY
+        ]
         for backend in BACKENDS
         for kind in ("cpu", "gpu")
     },

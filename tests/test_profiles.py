@@ -42,6 +42,19 @@ def test_every_choice_and_candidate_is_valid():
             profiles.check(impl, backend, settings)
 
 
+def test_a_cpu_tune_times_no_setting_that_only_a_gpu_has():
+    """CUDA graphs (`compile-graphs`) on a CPU would be `compile` under another name."""
+    timed = {
+        (kind, backend, key, value)
+        for (_, backend, kind), candidates in profiles.CANDIDATES.items()
+        for settings in candidates
+        for key, value in settings.items()
+    }
+    for backend, key, value in profiles.GPU_ONLY:
+        assert ("gpu", backend, key, value) in timed
+        assert ("cpu", backend, key, value) not in timed
+
+
 def test_a_run_uses_its_own_settings_or_its_paths_chosen_ones():
     chosen = profiles.for_run(RunConfig(impl="native"), "jax", "gpu")
     assert chosen["loop"] == profiles.NATIVE["jax"]["gpu"]["loop"]

@@ -2,8 +2,12 @@
 
 On the PyTorch backend a Keras model is a `torch.nn.Module`: a `torch.optim.SGD` over its
 parameters, the Keras loss on its output, `backward()` and `step()`, eagerly
-(`loop=eager`) or with the step `torch.compile`d (`loop=compile`). Images stay in Keras's
-channels-last layout (the model transposes them for PyTorch's convolutions itself).
+(`loop=eager`), with the step `torch.compile`d (`loop=compile`), or compiled with
+`mode="reduce-overhead"` (`loop=compile-graphs`): Inductor's CUDA graphs replay the step
+with one launch, where the eager loop's per-step host work bounds it on a GPU (7.5 ms a
+step on the H200, docs/gpu.md). Inductor may decline a graph and say why in its log; the
+tune's figures decide either way. On a CPU it makes no graphs, so it is a GPU candidate
+only. Images stay in Keras's channels-last layout (the model transposes them itself).
 """
 
 from __future__ import annotations
@@ -52,21 +56,24 @@ class Trainer:
         self.step = self._step
         if settings["loop"] == "compile":
             self.step = torch.compile(self._step)
+        elif settings["loop"] == "compile-graphs":
+            self.step = torch.compile(self._step, mode="reduce-overhead")
         self.settings = {
             **settings,
             "threads": torch.get_num_threads(),
             "api": "the Keras model as a torch.nn.Module, torch.optim.SGD(foreach)",
         }
 
-    def _step(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
+    def _step(self, xb: torch.Tensor, yb: torch.Tensor):
+        """One SGD step; the batch's summed loss and correct count, accumulated outside it
+        (a graph's inputs mutated inside it would make Inductor decline the graph)."""
         probs = self.model(xb, training=True)
         loss = self.loss_fn(yb, probs)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         with torch.no_grad():
-            self.total_loss += loss.detach() * yb.shape[0]
-            self.correct += (probs.argmax(1) == yb).sum()
+            return loss.detach() * yb.shape[0], (probs.argmax(1) == yb).sum()
 
     def train_epoch(self, order: np.ndarray):
         x, y = self.splits["train"]
@@ -75,7 +82,9 @@ class Trainer:
         index = torch.from_numpy(order.astype(np.int64)).to(self.torch_device)
         for start in range(0, len(index), self.batch_size):
             batch = index[start : start + self.batch_size]
-            self.step(x.index_select(0, batch), y.index_select(0, batch))
+            loss, correct = self.step(x.index_select(0, batch), y.index_select(0, batch))
+            self.total_loss += loss
+            self.correct += correct
         return self.total_loss, self.correct
 
     def eval_batch(self, split: str, start: int, stop: int):
