@@ -94,7 +94,10 @@ class Session:
         return self.state / f"{backend}-choices.json"
 
     def tuned(self, stage: Stage) -> Path:
-        return self.state / f"{stage.name}-choices.json"
+        """A tune stage's own winners, apart from what is streamed (`merge` folds them in)."""
+        folder = self.state / "tuned"
+        folder.mkdir(exist_ok=True)
+        return folder / f"{stage.name}.json"
 
     def merge(self, stage: Stage) -> None:
         if self.tuned(stage).exists():
@@ -161,8 +164,6 @@ class Session:
     def stream(self) -> None:
         """The state's results files to $OUT (what comes back even if the call dies)."""
         for path in [*self.state.glob("*.jsonl"), *self.state.glob("*-choices.json")]:
-            if path.name.startswith("tune-"):
-                continue  # a tune stage's own winners: merged into its backend's choices
             shutil.copy(path, self.out / path.name)
 
 
