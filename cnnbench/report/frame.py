@@ -20,11 +20,9 @@ from cnnbench.checks import VAL_ACCURACY_FLOOR
 from cnnbench.experiment import FULL_LENGTH, LEARNING_RATE, LR_FILTERS, VALIDATION_SIZE
 from cnnbench.records import VARIANTS, path_label, result_path
 from cnnbench.report.read import Run
+from cnnbench.stats import LENGTH_KEYS, ROW_KEYS
 
 TARGETS = (VAL_ACCURACY_FLOOR, 0.99)  # the floor every passing full-length run reaches
-# one table row; `keras`: the Keras version the run's environment had (two never pool)
-ROW_KEYS = ("kind", "machine", "backend", "path", "precision", "keras")
-LENGTH_KEYS = ("epochs", "train_samples", "batch_size")
 ROUND_KEYS = (*ROW_KEYS, *LENGTH_KEYS, "learning_rate", "filters", "seed")  # one round
 PATHS = tuple(path_label(*variant) for variant in VARIANTS)  # display order
 

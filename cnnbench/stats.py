@@ -1,0 +1,195 @@
+"""The statistics every comparison reads: one cell key, intervals, and what a comparison
+could not have seen.
+
+    from cnnbench import stats
+    ratio = stats.paired(new_seconds, base_seconds)   # two arms of one block, by round
+    print(ratio.text())                               # "1.06x [1.02, 1.10]"
+    stats.rounds_for(0.05, ratio.spread)              # rounds a 5% change needs
+
+- **Two arms of one block** (`paired`): each round's ratio of the two arms' times, which
+  cancels whatever the machine did in that round (both arms ran minutes apart); the
+  interval is Student's t on the mean log ratio, exponentiated: a ratio is
+  multiplicative, the log makes it additive and symmetric, and with the 4-12 rounds a
+  block affords the t interval keeps its coverage where a percentile bootstrap's falls
+  short (the bootstrap needs tens of rounds before its tails mean anything).
+- **One arm** (`spread_of`): the median of its rounds, with the t interval of its mean
+  log time: for log-normal noise the two estimate the same centre.
+- **The smallest effect a comparison could see** (`detectable`): the change that a
+  two-sided test at 5% finds four times in five at these rounds and this spread, from
+  the noncentral t (exact for normal log ratios); `rounds_for` inverts it.
+- **Separate sessions** (`apart`): nothing pairs them, so the interval carries the
+  between-session drift (`drift`: the spread of one cell's log change between sessions
+  on file), which more rounds never shrink.
+
+`CELL_KEYS` is what one cell is; every table, verdict and compare groups by it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+from scipy import stats as sp
+
+# one table row; `keras`: the Keras version the run's environment had (two never pool)
+ROW_KEYS = ("kind", "machine", "backend", "path", "precision", "keras")
+LENGTH_KEYS = ("epochs", "train_samples", "batch_size")
+CELL_KEYS = (*ROW_KEYS, *LENGTH_KEYS, "learning_rate", "filters")  # one cell
+LEVEL = 0.95  # every interval's confidence
+POWER = 0.80  # what "detectable" means: found four times in five
+MIN_ROUNDS = 2  # an interval needs two rounds
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A ratio (first over second) with its 95% interval; `low`/`high` None below two
+    rounds. `spread`: the standard deviation of the log ratios (None below two)."""
+
+    value: float
+    low: float | None
+    high: float | None
+    rounds: int
+    spread: float | None
+
+    @property
+    def known(self) -> bool:
+        return self.low is not None
+
+    def holds(self, x: float = 1.0) -> bool:
+        """Whether the interval holds `x` (an unknown interval holds everything)."""
+        return not self.known or self.low <= x <= self.high
+
+    @property
+    def detectable(self) -> float | None:
+        """The smallest change (a fraction: 0.05 is 5%) these rounds could see."""
+        return detectable(self.rounds, self.spread) if self.known else None
+
+    def text(self, digits: int = 2) -> str:
+        if not self.known:
+            return f"{self.value:.{digits}f}x (one round, no interval)"
+        return f"{self.value:.{digits}f}x [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+
+    def verdict(self, subject: str = "") -> str:
+        """'no difference found (±N%)' where the interval holds 1, else the ratio."""
+        if not self.known:
+            return self.text()
+        if self.holds(1.0):
+            half = max(1 - self.low, self.high - 1) * 100
+            return f"no difference found (±{half:.0f}%)"
+        return self.text()
+
+
+def _t(rounds: int) -> float:
+    return float(sp.t.ppf(0.5 + LEVEL / 2, rounds - 1))
+
+
+def _interval(logs: np.ndarray) -> Ratio:
+    n = len(logs)
+    centre = float(np.mean(logs))
+    if n < MIN_ROUNDS:
+        return Ratio(math.exp(centre), None, None, n, None)
+    spread = float(np.std(logs, ddof=1))
+    half = _t(n) * spread / math.sqrt(n)
+    return Ratio(math.exp(centre), math.exp(centre - half), math.exp(centre + half), n, spread)
+
+
+def _logs(values: Sequence[float], what: str) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.size == 0:
+        raise ValueError(f"{what}: no values")
+    if not np.all(np.isfinite(array)) or np.any(array <= 0):
+        raise ValueError(f"{what}: every value must be a finite time > 0")
+    return np.log(array)
+
+
+def paired(first: Sequence[float], second: Sequence[float]) -> Ratio:
+    """first / second, round by round (same length, same order): the geometric mean of the
+    per-round ratios and its t interval."""
+    if len(first) != len(second):
+        raise ValueError(f"paired: {len(first)} rounds against {len(second)}")
+    return _interval(_logs(first, "paired") - _logs(second, "paired"))
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One arm's rounds: the median and the interval of its centre."""
+
+    median: float
+    low: float | None
+    high: float | None
+    rounds: int
+
+    def text(self, digits: int = 1) -> str:
+        if self.low is None:
+            return f"{self.median:.{digits}f}"
+        return f"{self.median:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+
+
+def spread_of(values: Sequence[float]) -> Spread:
+    logs = _logs(values, "spread_of")
+    centre = _interval(logs)
+    return Spread(float(np.median(values)), centre.low, centre.high, len(logs))
+
+
+def _power(rounds: int, effect: float, spread: float) -> float:
+    """Probability that a two-sided t test at 1 - LEVEL finds a log effect `effect`."""
+    df = rounds - 1
+    crit = _t(rounds)
+    shift = math.sqrt(rounds) * effect / spread
+    wrong_way = sp.nct.cdf(-crit, df, shift)  # scipy gives NaN where it underflows
+    return float(sp.nct.sf(crit, df, shift) + np.nan_to_num(wrong_way, nan=0.0))
+
+
+def detectable(rounds: int, spread: float | None) -> float | None:
+    """The smallest change (fraction) found with POWER at `rounds` rounds whose log
+    ratios have standard deviation `spread`; None below two rounds or without a spread."""
+    if spread is None or rounds < MIN_ROUNDS or not math.isfinite(spread):
+        return None
+    if spread == 0:
+        return 0.0
+    # twice the shift a test needs to pass its critical value with room for POWER
+    top = 2 * (_t(rounds) + 4) * spread / math.sqrt(rounds)
+    log_effect = optimize.brentq(lambda e: _power(rounds, e, spread) - POWER, 0.0, top)
+    return math.expm1(log_effect)
+
+
+MAX_ROUNDS = 1000  # past this, a wanted effect is below the machine's noise in practice
+
+
+def rounds_for(effect: float, spread: float) -> int | None:
+    """The fewest rounds at which a change of `effect` (fraction) is found with POWER,
+    given a spread of log ratios; None if more than MAX_ROUNDS would be needed."""
+    if not effect > 0:
+        raise ValueError(f"the effect to detect must be > 0, got {effect}")
+    target = math.log1p(effect)
+    for rounds in range(MIN_ROUNDS, MAX_ROUNDS + 1):
+        if _power(rounds, target, spread) >= POWER:
+            return rounds
+    return None
+
+
+def drift(changes: Sequence[float]) -> float | None:
+    """The between-session spread: the standard deviation of log changes of cells timed
+    in two sessions (each a ratio of one cell's session medians), None under two."""
+    if len(changes) < MIN_ROUNDS:
+        return None
+    logs = _logs(changes, "drift")
+    return float(np.sqrt(np.mean(logs**2)))  # about 0: the same code, drift alone
+
+
+def apart(new: Sequence[float], base: Sequence[float], drift_spread: float) -> Ratio:
+    """new / base for runs of separate sessions: the ratio of geometric means, with an
+    interval that adds the between-session drift to the rounds' own noise (normal on the
+    log scale: with drift known, the rounds alone do not set the degrees of freedom)."""
+    logs_new, logs_base = _logs(new, "apart"), _logs(base, "apart")
+    centre = float(np.mean(logs_new) - np.mean(logs_base))
+    variance = drift_spread**2
+    for logs in (logs_new, logs_base):
+        if len(logs) >= MIN_ROUNDS:
+            variance += float(np.var(logs, ddof=1)) / len(logs)
+    half = float(sp.norm.ppf(0.5 + LEVEL / 2)) * math.sqrt(variance)
+    rounds = min(len(logs_new), len(logs_base))
+    return Ratio(math.exp(centre), math.exp(centre - half), math.exp(centre + half), rounds, None)

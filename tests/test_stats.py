@@ -1,0 +1,116 @@
+"""The statistics module on simulated blocks whose truth is known: the false-alarm rate
+of an A/A comparison, the power of a planted effect at the recommended rounds, the
+coverage of the interval, and what pairing buys against a drifting machine."""
+
+import math
+
+import numpy as np
+import pytest
+
+from cnnbench import stats
+
+TRIALS = 4000
+CV = 0.05  # each arm's round-to-round noise, about what one session shows on this CPU
+
+
+def _block(rng, rounds, effect=1.0, cv=CV, drift=0.0):
+    """Two arms' times by round: a shared factor per round (the machine's drift) times
+    each arm's own noise; the first arm takes `effect` times the second's time."""
+    machine = np.exp(rng.normal(0, drift, rounds))
+    first = 40.0 * effect * machine * np.exp(rng.normal(0, cv, rounds))
+    second = 40.0 * machine * np.exp(rng.normal(0, cv, rounds))
+    return first, second
+
+
+def test_aa_false_alarms_at_most_five_percent():
+    rng = np.random.default_rng(1)
+    alarms = sum(not stats.paired(*_block(rng, 6)).holds(1.0) for _ in range(TRIALS))
+    assert alarms / TRIALS <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / TRIALS)
+
+
+def test_interval_covers_the_truth_near_95_percent():
+    rng = np.random.default_rng(2)
+    truth = 1.1
+    covered = sum(stats.paired(*_block(rng, 5, effect=truth)).holds(truth) for _ in range(TRIALS))
+    assert 0.93 <= covered / TRIALS <= 0.97
+
+
+def test_a_planted_effect_is_found_at_the_recommended_rounds():
+    spread = CV * math.sqrt(2)  # the log ratio of two arms with 5% noise each
+    rounds = stats.rounds_for(0.10, spread)
+    assert rounds == 7  # exact power of a t test for 10% at this spread
+    rng = np.random.default_rng(3)
+    found = sum(
+        not stats.paired(*_block(rng, rounds, effect=1.10)).holds(1.0) for _ in range(TRIALS)
+    )
+    assert found / TRIALS >= 0.80
+    fewer = sum(
+        not stats.paired(*_block(rng, rounds - 2, effect=1.10)).holds(1.0) for _ in range(TRIALS)
+    )
+    assert fewer / TRIALS < 0.80  # and the recommendation is not padded
+
+
+def test_pairing_cancels_the_machines_drift():
+    """A 30% drift between rounds makes unpaired ratios useless; paired, it cancels."""
+    rng = np.random.default_rng(4)
+    first, second = _block(rng, 6, effect=1.10, drift=0.30)
+    ratio = stats.paired(first, second)
+    assert ratio.low > 1.0 and ratio.holds(1.10)
+    unpaired = stats.paired(rng.permutation(first), second)
+    assert unpaired.high - unpaired.low > 4 * (ratio.high - ratio.low)
+
+
+def test_detectable_and_rounds_for_agree():
+    spread = 0.04
+    for rounds in (3, 6, 12):
+        effect = stats.detectable(rounds, spread)
+        assert stats.rounds_for(effect * 1.001, spread) == rounds
+    assert stats.detectable(6, spread) < stats.detectable(3, spread)
+    assert stats.detectable(1, spread) is None and stats.detectable(5, None) is None
+
+
+def test_one_round_has_no_interval_and_says_so():
+    ratio = stats.paired([41.0], [40.0])
+    assert not ratio.known and ratio.holds(5.0)
+    assert "no interval" in ratio.text()
+    assert ratio.detectable is None
+
+
+def test_verdict_names_the_interval_or_its_width():
+    assert stats.paired([40, 41, 40.5], [40.2, 40.8, 40.4]).verdict().startswith(
+        "no difference found (±"
+    )
+    clear = stats.paired([44, 45, 44.5, 44.2], [40, 41, 40.2, 40.1])
+    assert clear.verdict() == clear.text() and clear.low > 1.0
+
+
+def test_spread_of_one_arm_is_its_median_with_an_interval():
+    s = stats.spread_of([10.0, 11.0, 30.0])  # a skewed round: median, not mean
+    assert s.median == 11.0 and s.low < 11.0 < s.high
+    assert stats.spread_of([10.0]).low is None
+
+
+def test_apart_carries_the_drift_rounds_cannot_remove():
+    many = [40.0 + 0.1 * i for i in range(30)]
+    within = stats.apart(many, many, 0.0)
+    across = stats.apart(many, many, 0.10)
+    assert within.high < 1.02
+    assert across.low < 0.83 and across.high > 1.2  # ±1.96 x 10% on the log scale
+
+
+def test_drift_is_the_rms_of_log_changes():
+    assert stats.drift([1.1]) is None
+    assert stats.drift([1.1, 1 / 1.1]) == pytest.approx(math.log(1.1))
+
+
+@pytest.mark.parametrize(
+    "values", [[], [1.0, 0.0], [1.0, -2.0], [1.0, float("nan")], [float("inf"), 1.0]]
+)
+def test_bad_values_are_refused_in_one_line(values):
+    with pytest.raises(ValueError, match="value"):
+        stats.spread_of(values)
+
+
+def test_rounds_must_pair():
+    with pytest.raises(ValueError, match="3 rounds against 2"):
+        stats.paired([1, 2, 3], [1, 2])
