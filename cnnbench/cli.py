@@ -4,6 +4,7 @@ library, prints.
     python -m cnnbench data
     python -m cnnbench run --backend jax --filters 16 --epochs 10 --json result.json
     python -m cnnbench tune --backend torch --device gpu --impl native --filters 64
+    python -m cnnbench block torch:native jax:native --filters 16 --rounds 6 --aa torch:native
     python -m cnnbench report reports/
 
 Bad input ends in one line on stderr and exit status 2.
@@ -18,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cnnbench import options, place_cli, sweep_cli
+from cnnbench import block_cli, options, place_cli, sweep_cli
 from cnnbench.backend import BACKENDS, DEVICES, DeviceError, hide_gpus, quiet
 from cnnbench.errors import EXIT_USAGE, DataError, OneLineParser, PathError, UsageError
 from cnnbench.files import check_writable, regular_file, write_atomic
@@ -72,6 +73,7 @@ def parser() -> OneLineParser:
 
     sweep_cli.add_parser(sub)
     place_cli.add_parser(sub)
+    block_cli.add_parser(sub)
     sub.add_parser("sweep", help=f"the plan on Ray, a shard per device: {sweep_cli.SWEEP_USAGE}")
     sub.add_parser("report", help="tables, figures, summary.md: python -m cnnbench.report --help")
     return parser
@@ -280,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             return sweep_cli.run(args)
         if args.command == "place":
             return place_cli.run(args)
+        if args.command == "block":
+            return block_cli.run(args)
         return commands[args.command](args, argv)
     except (UsageError, PathError, DataError, DeviceError) as err:
         print(f"cnnbench: error: {err}", file=sys.stderr)

@@ -177,3 +177,13 @@ def meter(kind: str, nvml: Callable = _nvml, rapl: Path = RAPL) -> Meter:
     """A Meter for a run on this kind of device (the GPU's counter only on a GPU)."""
     gpu = GpuCounter(0, nvml) if kind == "gpu" else None
     return Meter(gpu, RaplCounter(rapl))
+
+
+def calibrated(kind: str) -> Meter:
+    """A Meter for this kind of device whose GPU counter's update period and idle draw
+    are measured, once, before the runs it meters."""
+    found = meter(kind)
+    if found.gpu is not None and found.gpu.handle is not None:
+        found.period_s = found.gpu.update_period()
+        found.idle_w = found.gpu.idle_watts()
+    return found

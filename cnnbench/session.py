@@ -148,10 +148,8 @@ class Session:
             )
         sweep.peak_gflops = matmul_peak_gflops(SIZES[sweep.kind], precision=sweep.precision)
         sweep.write(f"cnnbench: {sweep.precision} matmul peak {sweep.peak_gflops:.1f} GFLOP/s")
-        self.meter = energy.meter(sweep.kind)
+        self.meter = energy.calibrated(sweep.kind)
         if self.meter.gpu is not None and self.meter.gpu.handle is not None:
-            self.meter.period_s = self.meter.gpu.update_period()
-            self.meter.idle_w = self.meter.gpu.idle_watts()
             sweep.write(
                 f"cnnbench: GPU idle {self.meter.idle_w or float('nan'):.1f} W, energy counter "
                 f"every {self.meter.period_s * 1000:.0f} ms"

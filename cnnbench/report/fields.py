@@ -153,3 +153,23 @@ def check_date(date: object, where: str) -> str | None:
     except ValueError:
         raise ReportError(f"{where}: datetime {date!r} is not an ISO date") from None
     return str(date)
+
+
+BLOCK = {  # what the report reads of a run's block, and what each must be
+    "id": (_name, "a name"),
+    "arm": (_name, "a name"),
+    "twin": (lambda v: v in (0, 1), "0 or 1"),
+    "place": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= -1, "a place"),
+}
+
+
+def check_block(block: object, where: str) -> dict | None:
+    """A run's block fields (`cnnbench.block.record_of`), or None for a run of no block."""
+    if block is None:
+        return None
+    if not isinstance(block, dict):
+        raise ReportError(f"{where}: block is not an object")
+    for key, (ok, what) in BLOCK.items():
+        if not ok(block.get(key)):
+            raise ReportError(f"{where}: block {key} is {block.get(key)!r}, expected {what}")
+    return block

@@ -20,10 +20,11 @@ from cnnbench.checks import VAL_ACCURACY_FLOOR
 from cnnbench.experiment import FULL_LENGTH, LEARNING_RATE, LR_FILTERS, VALIDATION_SIZE
 from cnnbench.records import VARIANTS, path_label, result_path
 from cnnbench.report.read import Run
-from cnnbench.stats import LENGTH_KEYS, ROW_KEYS
+from cnnbench.stats import CELL_KEYS, LENGTH_KEYS, ROW_KEYS
 
 TARGETS = (VAL_ACCURACY_FLOOR, 0.99)  # the floor every passing full-length run reaches
-ROUND_KEYS = (*ROW_KEYS, *LENGTH_KEYS, "learning_rate", "filters", "seed")  # one round
+# one round: a block's run is its block's (another block's same seed is another round)
+ROUND_KEYS = (*CELL_KEYS, "seed", "block", "twin", "cold")
 PATHS = tuple(path_label(*variant) for variant in VARIANTS)  # display order
 
 
@@ -102,6 +103,19 @@ def _energy(result: dict) -> dict:
     }
 
 
+def _block(block: dict | None) -> dict:
+    """A block's run: which block, arm and place; whether the A/A twin, whether cold."""
+    block = block or {}
+    return {
+        "block": plain(block.get("id"), 200),
+        "arm": plain(block.get("arm"), 200),
+        "twin": int(block.get("twin") or 0),
+        "place": block.get("place"),
+        "cold": bool(block.get("cold")),
+        "to_first_epoch_s": block.get("to_first_epoch_s"),
+    }
+
+
 def target_column(target: float) -> str:
     """`time_to_0_98`: a name pandas can query without backquotes."""
     return f"time_to_{target:g}".replace(".", "_")
@@ -156,6 +170,7 @@ def frame(runs: Sequence[Run], targets: Sequence[float] = TARGETS) -> pd.DataFra
             "source": source,  # the file
             "line": line,  # the line of a results file; none for a JSON
             "date": run.date,
+            **_block(run.block),
         }
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -167,9 +182,14 @@ def frame(runs: Sequence[Run], targets: Sequence[float] = TARGETS) -> pd.DataFra
 def one_run_per_round(data: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Each round of a cell once: a seed measured twice in one cell (a rerun, or a resumed
     sweep that did not take older runs for its own because their settings differ) is one
-    round, and the later record stands (inputs in order, a file's lines in order). The
-    note names the superseded runs, so a cell's count is always rounds, never runs."""
-    repeated = data["seed"].notna() & data.duplicated(list(ROUND_KEYS), keep="last")
+    round, and the later record stands: later by the date it ran (a run with no date
+    before any with one; undated runs in input order, a file's lines in order). A block's
+    runs are rounds of that block alone. The note names the superseded runs, so a cell's
+    count is always rounds, never runs."""
+    when = pd.to_datetime(data["date"], utc=True, errors="coerce", format="ISO8601")
+    order = when.sort_values(kind="stable", na_position="first").index
+    later = data.loc[order].duplicated(list(ROUND_KEYS), keep="last").reindex(data.index)
+    repeated = data["seed"].notna() & later
     if not repeated.any():
         return data, []
     lines: dict[str, list[str]] = {}

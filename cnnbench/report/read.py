@@ -18,6 +18,7 @@ from pathlib import Path
 from cnnbench import results
 from cnnbench.report.fields import (
     ReportError,
+    check_block,
     check_date,
     check_machine,
     check_result,
@@ -33,6 +34,7 @@ class Run:
     machine: dict | None = None
     date: str | None = None
     sweep: str | None = None  # the plan it belongs to (`cnnbench.plan.sweep_id`), if recorded
+    block: dict | None = None  # its block (`cnnbench.block`): id, arm, place, twin, cold
 
 
 @dataclass
@@ -120,7 +122,8 @@ def _read_results_file(path: Path, candidates: bool = False) -> Loaded:
         sweep = record.get("sweep") if isinstance(record.get("sweep"), str) else None
         date = check_date(record.get("date"), where)
         name = str(record.get("benchmark", "?"))
-        loaded.runs.append(Run(result, name, where, machine, date, sweep))
+        block = check_block(record.get("block"), where)
+        loaded.runs.append(Run(result, name, where, machine, date, sweep, block))
     return loaded
 
 

@@ -1,0 +1,147 @@
+"""`python -m cnnbench block ARM [ARM ...]`: time arms side by side (`cnnbench.block`).
+
+    python -m cnnbench block torch:native jax:native tensorflow:keras-tuned \\
+        --filters 16 --rounds 6 --aa torch:native --cold --results cpu-16.jsonl
+    python -m cnnbench block ... --plan             # the order and estimate, nothing run
+    python -m cnnbench block ... --resume           # finish a killed block
+
+Prints each run as it finishes and, at the end, each arm's median with its interval and
+each arm's paired ratio to the first arm, with the A/A noise floor. Bad input ends in
+one line and exit status 2 before anything trains; a block that lost an arm or a run
+ends with exit status 1 after saying which (`--resume` redoes only those).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from cnnbench import options, results
+from cnnbench.block import Arm, Block, BlockError, aa_arms, parse_arm
+from cnnbench.errors import PathError, UsageError
+from cnnbench.files import check_writable
+from cnnbench.runner import Runner
+
+EXIT_INCOMPLETE = 1
+DEFAULT_RESULTS = results.FOLDER / "block.jsonl"
+
+
+def add_parser(sub) -> None:
+    block = sub.add_parser("block", help="time arms side by side, rounds interleaved")
+    block.add_argument("arms", nargs="+", metavar="ARM", help="backend:path[@keras][/precision]")
+    block.add_argument("--filters", default="16", help="widths, comma-separated (default 16)")
+    block.add_argument("--rounds", type=int, default=6, help="rounds (default 6)")
+    block.add_argument("--aa", metavar="ARM", help="time this arm twice: the noise floor")
+    block.add_argument("--cold", action="store_true", help="time each worker's first run cold")
+    block.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    block.add_argument("--epochs", type=int, default=10)
+    block.add_argument("--train-subset", type=int, metavar="N")
+    block.add_argument("--seed", type=int, default=0, help="round r trains with seed + r")
+    block.add_argument("--order-seed", type=int, default=0, help="seeds the arms' order")
+    block.add_argument("--results", default=str(DEFAULT_RESULTS), metavar="PATH")
+    block.add_argument("--resume", action="store_true", help="continue this file's block")
+    block.add_argument("--plan", action="store_true", help="print the order and stop")
+    block.add_argument("--detect", metavar="PCT", help="say the rounds a PCT%% change needs")
+
+
+def build(args) -> Block:
+    arms = [parse_arm(text) for text in args.arms]
+    aa = parse_arm(args.aa) if args.aa else None
+    filters = options.parse_list(args.filters, int, (), "--filters")
+    if any(f < 1 for f in filters):
+        raise BlockError(f"--filters {args.filters}: every width must be >= 1")
+    block = Block(
+        arms=aa_arms(arms, aa),
+        filters=tuple(filters),
+        rounds=args.rounds,
+        device=args.device,
+        epochs=args.epochs,
+        train_subset=args.train_subset,
+        seed=args.seed,
+        order_seed=args.order_seed,
+        cold=args.cold,
+    )
+    for unit in block.units():  # every run's own checks, before anything starts
+        block.config(unit, block.rounds - 1)
+    return block
+
+
+def _detect(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text.rstrip("%")) / 100
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value < 10):
+        raise UsageError(f"--detect {text[:40]}: expected a percentage such as 5%")
+    return value
+
+
+def _python(arm: Arm, write) -> str:
+    if arm.keras is None:
+        return sys.executable
+    from cnnbench.envs import EnvError, python_for
+
+    try:
+        return python_for(arm.keras, log=write)
+    except EnvError as err:
+        raise BlockError(f"arm {arm.name}: {err}") from None
+
+
+def run(args) -> int:
+    from cnnbench.report.blocks import summary_lines
+    from cnnbench.worker import ProcessWorker
+
+    try:
+        block = build(args)
+        detect = _detect(args.detect)
+        path = Path(args.results)
+        check_writable(path, "--results")
+        results.check_file(path, "--results")
+    except (BlockError, ValueError, PathError, options.OptionError) as err:
+        raise UsageError(str(err)) from None
+    write = print
+    try:
+        runner = Runner(block, path, make_worker=None, write=write, resume=args.resume)
+    except BlockError as err:
+        raise UsageError(str(err)) from None
+    if args.plan:
+        for round_ in range(block.rounds):
+            names = ", ".join(f"{u.arm.name} {u.filters}f" for u in block.order(round_))
+            print(f"round {round_}: {names}")
+        todo, done = len(runner.todo()), len(runner.done)
+        print(f"{todo} runs to do, {done} on file (block {runner.block_id})")
+        return 0
+    pythons = {}
+    for arm in block.arms:  # every environment built before any worker starts
+        try:
+            pythons[arm] = _python(arm, write)
+        except BlockError as err:
+            raise UsageError(str(err)) from None
+    logs = path.parent / f"{path.stem}-workers"
+
+    def make_worker(arm: Arm) -> ProcessWorker:
+        name = arm.name.replace(" (A/A twin)", "-twin").replace(":", "-").replace("/", "-")
+        log = logs / f"{name.replace('@', '-')}.log"
+        return ProcessWorker(pythons[arm], arm.backend, block.device, log)
+
+    runner.make_worker = make_worker
+    try:
+        outcome = runner.run()
+    except BlockError as err:
+        raise UsageError(str(err)) from None
+    except KeyboardInterrupt:
+        again = " ".join(["python -m cnnbench block", *sys.argv[2:]])
+        if "--resume" not in again:
+            again += " --resume"
+        print(f"cnnbench: interrupted; the finished runs are in {path}; to finish: {again}")
+        return 130
+    for line in summary_lines([str(path)], runner.block_id, detect):
+        print(line)
+    for arm, why in outcome.dead.items():
+        print(f"cnnbench: arm {arm} was lost ({why}); --resume redoes its runs")
+    for why in outcome.failed:
+        print(f"cnnbench: a run did not count: {why}")
+    return EXIT_INCOMPLETE if outcome.dead or outcome.failed else 0

@@ -1,0 +1,181 @@
+"""Blocks (`cnnbench.block`) as the report shows them: within one block only, each arm's
+median with its interval, each arm's time over the fastest arm's and each Keras arm's
+over its backend's native, paired round by round (`cnnbench.stats`), the A/A noise floor,
+and the cold starts apart.
+
+A block whose A/A interval excludes 1 is *disturbed*: its ratios are shown, marked so.
+Nothing here sets a run of one block beside a run of another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cnnbench import stats
+from cnnbench.report.grid import Cell, Row, TableModel, length_title, seconds_text
+
+AA = "A/A"
+
+
+@dataclass(frozen=True)
+class ArmSummary:
+    arm: str
+    backend: str
+    path: str
+    spread: stats.Spread
+    to_fastest: stats.Ratio | None  # None for the fastest arm itself
+    to_native: stats.Ratio | None  # a Keras arm over its backend's native (same block)
+
+
+@dataclass(frozen=True)
+class WidthSummary:
+    block: str
+    machine: str
+    length: tuple
+    filters: int
+    arms: list[ArmSummary]
+    fastest: str
+    aa: stats.Ratio | None  # the twin over its arm
+    aa_arm: str | None
+
+    @property
+    def disturbed(self) -> bool:
+        return self.aa is not None and not self.aa.holds(1.0)
+
+
+def _by_round(runs: pd.DataFrame) -> pd.Series:
+    return runs.set_index("seed")["runtime_s"]
+
+
+def pair(first: pd.DataFrame, second: pd.DataFrame) -> stats.Ratio | None:
+    """first / second over the rounds both have (a round is a seed of one block)."""
+    a, b = _by_round(first), _by_round(second)
+    rounds = sorted(set(a.index) & set(b.index))
+    if not rounds:
+        return None
+    return stats.paired(a[rounds].tolist(), b[rounds].tolist())
+
+
+def summaries(data: pd.DataFrame) -> list[WidthSummary]:
+    """One summary per block and width, the block's warm runs only."""
+    warm = data[data["block"].notna() & ~data["cold"]]
+    out = []
+    for (block, filters), runs in warm.groupby(["block", "filters"], sort=True):
+        arms = {arm: part for arm, part in runs[runs["twin"] == 0].groupby("arm")}
+        medians = {arm: part["runtime_s"].median() for arm, part in arms.items()}
+        fastest = min(medians, key=medians.get)
+        natives = {
+            part["backend"].iloc[0]: part
+            for part in arms.values()
+            if part["path"].iloc[0] == "native"
+        }
+        rows = []
+        for arm, part in sorted(arms.items(), key=lambda item: medians[item[0]]):
+            backend, path = part["backend"].iloc[0], part["path"].iloc[0]
+            native = natives.get(backend) if path != "native" else None
+            rows.append(
+                ArmSummary(
+                    arm,
+                    backend,
+                    path,
+                    stats.spread_of(part["runtime_s"].tolist()),
+                    None if arm == fastest else pair(part, arms[fastest]),
+                    None if native is None else pair(part, native),
+                )
+            )
+        twin = runs[runs["twin"] == 1]
+        aa_arm = twin["arm"].iloc[0] if not twin.empty else None
+        aa = pair(twin, arms[aa_arm]) if aa_arm in arms else None
+        first = runs.iloc[0]
+        length = tuple(int(first[key]) for key in ("epochs", "train_samples", "batch_size"))
+        out.append(
+            WidthSummary(block, first["machine"], length, filters, rows, fastest, aa, aa_arm)
+        )
+    return out
+
+
+def _ratio(ratio: stats.Ratio | None) -> Cell | None:
+    if ratio is None:
+        return None
+    short = ratio.text()
+    seen = ratio.detectable
+    long = short + (f", sees ±{seen * 100:.0f}%" if seen is not None else "")
+    return Cell(short, long)
+
+
+def block_tables(data: pd.DataFrame) -> list[TableModel]:
+    tables = []
+    for s in summaries(data):
+        rows = [
+            Row(
+                a.arm,
+                [
+                    Cell(a.spread.text(), f"{a.spread.text()} (n={a.spread.rounds})"),
+                    _ratio(a.to_fastest) or Cell("fastest", "fastest"),
+                    _ratio(a.to_native),
+                ],
+            )
+            for a in s.arms
+        ]
+        if s.aa is not None:
+            rows.append(Row(f"{AA}: {s.aa_arm} twice", [None, _ratio(s.aa), None]))
+        floor = "no A/A arm" if s.aa is None else f"A/A {s.aa.text()}"
+        state = " — DISTURBED: the A/A interval excludes 1" if s.disturbed else ""
+        tables.append(
+            TableModel(
+                "blocks",
+                f"Block {s.block} · {s.machine} · {s.filters} filters ({length_title(s.length)})"
+                f"{state}",
+                "Runs of this block only, arms interleaved round by round. Seconds: median "
+                "[95% interval of the centre]; ratios: paired by round, the geometric mean "
+                "with its 95% t interval (sees ±N%: the smallest change these rounds find "
+                f"four times in five). Noise floor: {floor}.",
+                ["seconds", "× fastest", "× native"],
+                rows,
+                corner="arm",
+            )
+        )
+    return tables
+
+
+def cold_lines(data: pd.DataFrame) -> list[str]:
+    """Each block's cold starts: process start to first finished epoch, and the whole run."""
+    cold = data[data["block"].notna() & data["cold"]]
+    lines = []
+    for block, runs in cold.groupby("block"):
+        parts = [
+            f"{row.arm} {seconds_text(row.to_first_epoch_s)} s to the first epoch, "
+            f"{seconds_text(row.runtime_s)} s the run"
+            for row in runs.sort_values("arm").itertuples()
+        ]
+        lines.append(f"Cold starts, block {block}: " + "; ".join(parts))
+    return lines
+
+
+def summary_lines(paths: Sequence[str], block: str, detect: float | None = None) -> list[str]:
+    """What `cnnbench block` prints at its end: its block's tables, as text."""
+    from cnnbench.report.frame import frame
+    from cnnbench.report.read import load
+
+    data = frame(load(paths).runs)
+    data = data[data["block"] == block]
+    lines = []
+    for s in summaries(data):
+        lines.append(f"block {s.block}, {s.filters} filters ({length_title(s.length)}):")
+        for a in s.arms:
+            vs = "fastest" if a.to_fastest is None else f"{a.to_fastest.text()} the fastest"
+            native = f", {a.to_native.text()} native" if a.to_native else ""
+            lines.append(f"  {a.arm}: {a.spread.text()} s (n={a.spread.rounds}); {vs}{native}")
+        if s.aa is not None:
+            state = " DISTURBED" if s.disturbed else ""
+            lines.append(f"  noise floor (A/A): {s.aa.text()}{state}")
+            if detect is not None and s.aa.spread:
+                need = stats.rounds_for(detect, s.aa.spread)
+                lines.append(
+                    f"  a {detect * 100:g}% change needs {need or 'more than 1000'} rounds "
+                    "at this A/A spread"
+                )
+    return lines + cold_lines(data)
