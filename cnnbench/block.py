@@ -213,6 +213,7 @@ def record_of(block_id: str, block: Block, unit: Unit, round_: int, place: int, 
             "twin": unit.arm.twin,
             "place": place,
             "rounds": block.rounds,
+            "definition": block.definition(),
             **kw,
         },
     }

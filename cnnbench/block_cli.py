@@ -14,6 +14,7 @@ ends with exit status 1 after saying which (`--resume` redoes only those).
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -21,7 +22,9 @@ from cnnbench import options, results
 from cnnbench.block import Arm, Block, BlockError, aa_arms, parse_arm
 from cnnbench.errors import PathError, UsageError
 from cnnbench.files import check_writable
+from cnnbench.plan import hours
 from cnnbench.runner import Runner
+from cnnbench.sweep import commit
 
 EXIT_INCOMPLETE = 1
 DEFAULT_RESULTS = results.FOLDER / "block.jsonl"
@@ -67,6 +70,26 @@ def build(args) -> Block:
     return block
 
 
+ESTIMATE_SOURCE = "the rates of like runs on file, else the published machine's (a guess)"
+
+
+def estimate(block: Block, todo, path: Path) -> float:
+    """Seconds for the runs to do (`cnnbench.estimate`), warm-ups not counted."""
+    from cnnbench.estimate import Estimator
+    from cnnbench.experiment import TRAIN_SIZE
+
+    records = results.read(path, allow_torn_tail=True) if path.exists() else []
+    images = block.epochs * (block.train_subset or TRAIN_SIZE)
+    estimators: dict[tuple, Estimator] = {}
+    total = 0.0
+    for _, _, unit in todo:
+        key = (unit.arm.backend, unit.arm.precision)
+        if key not in estimators:
+            estimators[key] = Estimator.build(*key[:1], block.device, key[1], records)
+        total += estimators[key].seconds(unit.arm.label, unit.filters, images)
+    return total
+
+
 def _detect(text: str | None) -> float | None:
     if text is None:
         return None
@@ -104,15 +127,19 @@ def run(args) -> int:
         raise UsageError(str(err)) from None
     write = print
     try:
-        runner = Runner(block, path, make_worker=None, write=write, resume=args.resume)
+        code = os.environ.get("CNNBENCH_COMMIT") or commit(Path.cwd())
+        runner = Runner(block, path, None, write=write, resume=args.resume, commit=code)
     except BlockError as err:
         raise UsageError(str(err)) from None
     if args.plan:
         for round_ in range(block.rounds):
             names = ", ".join(f"{u.arm.name} {u.filters}f" for u in block.order(round_))
             print(f"round {round_}: {names}")
-        todo, done = len(runner.todo()), len(runner.done)
-        print(f"{todo} runs to do, {done} on file (block {runner.block_id})")
+        todo, done = runner.todo(), len(runner.done)
+        print(
+            f"{len(todo)} runs to do, {done} on file (block {runner.block_id}); "
+            f"about {hours(estimate(block, todo, path))} by {ESTIMATE_SOURCE}"
+        )
         return 0
     pythons = {}
     for arm in block.arms:  # every environment built before any worker starts

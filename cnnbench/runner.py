@@ -21,7 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cnnbench import checks, results
+from cnnbench.backend import same_machine
 from cnnbench.block import Arm, Block, BlockError, Unit, blocks_on_file, done_in, record_of
+from cnnbench.plan import hours
 from cnnbench.precision import effective
 from cnnbench.records import RunConfig
 from cnnbench.worker import WorkerError
@@ -74,6 +76,10 @@ def problems(result: Mapping, worker_ready: Mapping, unit: Unit) -> list[str]:
     return found
 
 
+def _machine(machine: Mapping) -> str:
+    return f"{machine.get('cpu_model')} x{machine.get('cpu_count')}, GPU {machine.get('gpu')}"
+
+
 class Runner:
     """Runs one block into one results file: workers started, warmed, then the rounds."""
 
@@ -86,8 +92,10 @@ class Runner:
         resume: bool = False,
         free: Callable[[], float | None] = free_gib,
         now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        commit: str | None = None,  # the code's, recorded with every run
     ) -> None:
         self.block, self.path, self.make_worker = block, results_path, make_worker
+        self.commit = commit
         self.write, self.free, self.now = write, free, now
         records = results.read(results_path, allow_torn_tail=True) if results_path.exists() else []
         ids = blocks_on_file(records, block.digest)
@@ -99,6 +107,9 @@ class Runner:
         stamp = self.now().strftime("%Y%m%dT%H%M%SZ")
         self.block_id = ids[-1] if ids else f"{block.digest}-{stamp}"
         self.done = done_in(records, self.block_id)
+        mine = [r for r in records if (r.get("block") or {}).get("id") == self.block_id]
+        self.machine = mine[0].get("machine") if mine else None  # where it was timed
+        self.seconds: dict[str, list[float]] = {}  # arm -> this invocation's runtimes
         self.workers: dict[Arm, Worker] = {}
         self.ready: dict[Arm, dict] = {}
         self.peak: dict[Arm, float | None] = {}
@@ -115,7 +126,7 @@ class Runner:
 
     def _append(self, record: dict, result: dict, ready: Mapping) -> None:
         record.update(
-            machine=ready["machine"],
+            machine={**ready["machine"], "commit": self.commit},
             date=self.now().isoformat(timespec="seconds"),
             floor=checks.floor_for(result).reason,
             result=result,
@@ -143,6 +154,12 @@ class Runner:
             except WorkerError as err:
                 raise BlockError(f"arm {arm.name}: its worker did not start: {err}") from None
             self.ready[arm] = ready
+            if self.machine is not None and not same_machine(self.machine, ready["machine"]):
+                raise BlockError(
+                    f"--resume: block {self.block_id} was timed on {_machine(self.machine)}, "
+                    f"this is {_machine(ready['machine'])}: a block never spans two machines; "
+                    "name another --results for a new block"
+                )
             versions = ready["machine"]["versions"]
             if arm.keras and versions.get("keras") != arm.keras:
                 raise BlockError(
@@ -251,7 +268,22 @@ class Runner:
             record = record_of(self.block_id, self.block, unit, round_, place)
             self._append(record, result, self.ready[arm])
             self.outcome.timed += 1
+            self.seconds.setdefault(arm.name, []).append(result["runtime_s"])
+            left = self._left(todo[count:])
             self.write(
                 f"{label}: {result['runtime_s']:.1f} s, val_accuracy "
                 f"{result['val_accuracy']:.4f} -> {self.path}"
+                + (f" (about {hours(left)} left)" if left else "")
             )
+
+    def _left(self, todo: Sequence[tuple[int, int, Unit]]) -> float | None:
+        """The rest's seconds at each arm's median so far (None until every arm has one)."""
+        total = 0.0
+        for _, _, unit in todo:
+            if unit.arm not in self.workers:
+                continue
+            times = self.seconds.get(unit.arm.name)
+            if not times:
+                return None
+            total += sorted(times)[len(times) // 2]
+        return total

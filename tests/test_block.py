@@ -115,6 +115,7 @@ def _run(block, path, machine, resume=False, **worker):
         lambda arm: FakeWorker(arm, machine, **worker.get(arm.name, {})),
         write=lines.append,
         resume=resume,
+        commit="abc123",
     )
     return runner, runner.run(), lines
 
@@ -146,6 +147,7 @@ def test_records_carry_block_arm_round_and_place(tmp_path):
         unit = order[info["place"]]
         assert (unit.arm.base, unit.arm.twin) == (info["arm"], info["twin"])
         assert record["result"]["seed"] == record["round"]
+        assert record["machine"]["commit"] == "abc123"
 
 
 def test_a_killed_block_resumes_as_one_block_redoing_nothing(tmp_path):
@@ -290,3 +292,27 @@ def test_an_arm_whose_worker_has_another_keras_stops_the_block(tmp_path):
                     write=lambda line: None)
     with pytest.raises(BlockError, match="torch:keras-default@3.10.0: its worker has Keras 3.15.1"):
         runner.run()
+
+
+def test_a_block_never_resumes_on_another_machine(tmp_path):
+    path = tmp_path / "b.jsonl"
+    _run(_block(rounds=1), path, Machine())
+
+    class Elsewhere(FakeWorker):
+        def start(self, cache):
+            ready = super().start(cache)
+            ready["machine"]["cpu_model"] = "Other CPU"
+            return ready
+
+    runner = Runner(dataclasses.replace(_block(), rounds=2), path,
+                    lambda arm: Elsewhere(arm, Machine()), write=lambda line: None, resume=True)
+    with pytest.raises(BlockError, match="timed on Fake CPU x2.*this is Other CPU x2"):
+        runner.run()
+    assert len(results.read(path)) == 4
+
+
+def test_progress_says_how_long_is_left_once_every_arm_has_a_time(tmp_path):
+    _, _, lines = _run(_block(rounds=2), tmp_path / "b.jsonl", Machine(drift=0, cv=0))
+    runs = [line for line in lines if line.startswith("[")]
+    assert "left" not in runs[0] and "left)" in runs[4]
+    assert runs[4].endswith("(about 3 min left)")  # 40 + 52 + 60 + 40 s to go
