@@ -32,7 +32,7 @@ from cnnbench.backend import (
     resolve_device,
 )
 from cnnbench.errors import DataError, PathError
-from cnnbench.files import check_writable
+from cnnbench.files import check_writable, same_file
 from cnnbench.precision import effective
 from cnnbench.records import RunConfig, variant_id
 from cnnbench.session import Session
@@ -75,7 +75,7 @@ def _fits(backend: str, kind: str, device: str, filters, subset) -> None:
     """The widest run must fit in the device's memory: refuse the sweep, not each run."""
     from cnnbench.train import memory_problem
 
-    widest = RunConfig(filters=max(filters), train_subset=subset, device=device)
+    widest = _usage(RunConfig, filters=max(filters), train_subset=subset, device=device)
     problem = memory_problem(widest, backend, kind)
     if problem:
         raise pytest.UsageError(f"--filters {max(filters)}: {problem}; nothing was run")
@@ -113,7 +113,7 @@ def _outputs(config, backend: str, kind: str) -> Path:
     out = _path(config.getoption("benchmark_json"))
     if out is not None:
         _usage(check_writable, out, "--benchmark-json")
-        if out.resolve() == path.resolve():
+        if same_file(out, path):
             raise pytest.UsageError(
                 f"--results and --benchmark-json name one file ({path}): pytest-benchmark "
                 "would overwrite the runs"
@@ -127,14 +127,7 @@ def _spec(config, backend: str, kind: str) -> plan.Spec:
     values = request.resolve({dest: getattr(config.option, dest) for dest in DESTS}, kind)
     for dest, value in values.items():
         setattr(config.option, dest, value)
-    for seed in (values["seed"], values["seed"] + max(values["rounds"], 1) - 1):
-        _usage(
-            RunConfig,
-            epochs=values["epochs"],
-            train_subset=values["train_subset"],
-            seed=seed,
-            precision=values["precision"],
-        )
+    _usage(request.check_runs, values)
     choices = _usage(request.read_choices, values["choices"])
     spec = _usage(request.spec, values, backend, kind, choices)
     if backend not in spec.backends:

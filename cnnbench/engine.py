@@ -32,10 +32,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cnnbench import results
+from cnnbench.driver import Driver
 
 HOST_RESOURCE = "cnnbench_host"  # one per node: a CPU shard takes a whole machine
 # Ray sets OMP_NUM_THREADS=1 in its workers (to the task's num_cpus); the timed process
@@ -150,45 +151,14 @@ def shard_events(shard: Shard, on_file: Sequence[dict]) -> Iterator[dict]:
             yield {"event": "end", "backend": backend, "returncode": process.returncode}
 
 
+def exit_status(returncode: int) -> int:
+    """A return code as a shell's exit status: killed by signal N (Popen's -N), 128 + N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
 def driver_threads() -> tuple[tuple[str, str | None], ...]:
     """The driver's thread settings, for each shard's timed processes."""
     return tuple((name, os.environ.get(name)) for name in THREAD_VARIABLES)
-
-
-def round_key(record: dict) -> str | None:
-    """What makes two records the same round of the same cell (warm-ups: never)."""
-    if record.get("warmup"):
-        return None
-    return json.dumps(
-        [record.get("benchmark"), results.settings_key(record["result"])], sort_keys=True
-    )
-
-
-@dataclass
-class Driver:
-    """The one writer of the results file: appends each streamed record it lacks."""
-
-    results_path: Path
-    write: Callable[[str], None] = print
-    seen: set = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        if self.results_path.exists():
-            for record in results.read(self.results_path, allow_torn_tail=True):
-                self.seen.add(round_key(record))
-
-    def on_file(self) -> list[dict]:
-        if not self.results_path.exists():
-            return []
-        return results.read(self.results_path, allow_torn_tail=True)
-
-    def take(self, record: dict) -> bool:
-        key = round_key(record)
-        if key is not None and key in self.seen:
-            return False
-        results.append(self.results_path, record)
-        self.seen.add(key)
-        return True
 
 
 def check_address(address: str, timeout: float = 10.0) -> None:
@@ -295,6 +265,6 @@ def run(
                     f"{result['runtime_s']:.1f} s -> {driver.results_path}"
                 )
         elif event["event"] == "end":
-            status[shard.k] = max(status[shard.k], event["returncode"])
+            status[shard.k] = max(status[shard.k], exit_status(event["returncode"]))
         on_event(shard, event)
     return status

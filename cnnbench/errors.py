@@ -7,6 +7,15 @@ import argparse
 EXIT_USAGE = 2
 
 
+SHOWN = 60  # characters of a user's value echoed in an error line
+
+
+def shown(text: object, limit: int = SHOWN) -> str:
+    """A user's value as an error line repeats it: repr'd, at most `limit` characters."""
+    text = repr(str(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class UsageError(Exception):
     """Bad input from the command line: reported in one line, exit status 2."""
 

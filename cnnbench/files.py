@@ -76,3 +76,14 @@ def check_writable(path: str | Path, flag: str) -> None:
             pass
     except OSError as err:
         raise PathError(f"{flag} {path}: cannot write there ({err.strerror})") from None
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file: the same path, or (both existing) the same device
+    and inode, so a hard link or a second name of a folder is caught too."""
+    if Path(a).resolve() == Path(b).resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): two names, two files
+        return False

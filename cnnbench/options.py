@@ -13,6 +13,7 @@ import math
 import typing
 from collections.abc import Callable, Iterable
 
+from cnnbench.errors import shown
 from cnnbench.records import RunConfig
 
 # A field's flag when it is not the field's own name.
@@ -40,20 +41,20 @@ def parse_list(text: str, kind: type, choices: tuple, flag: str) -> list:
     try:
         values = [kind(v) for v in items]
     except ValueError:
-        raise OptionError(f"{flag} {text!r}: expected comma-separated numbers") from None
+        raise OptionError(f"{flag} {shown(text)}: expected comma-separated numbers") from None
     if not values:
-        raise OptionError(f"{flag} {text!r}: no value")
+        raise OptionError(f"{flag} {shown(text)}: no value")
     if len(values) > MAX_VALUES:
         raise OptionError(f"{flag}: {len(values)} values, at most {MAX_VALUES}")
     twice = sorted({f"{v:g}" if kind is float else str(v) for v in values if values.count(v) > 1})
     if twice:
-        raise OptionError(f"{flag} {text!r}: {', '.join(twice)} given twice")
+        raise OptionError(f"{flag} {shown(text)}: {', '.join(twice)} given twice")
     if choices:
         unknown = [v for v in values if v not in choices]
         if unknown:
-            raise OptionError(f"{flag} {text!r}: choose from {', '.join(choices)}")
+            raise OptionError(f"{flag} {shown(text)}: choose from {', '.join(choices)}")
     elif not all(math.isfinite(v) and v > 0 for v in values):
-        raise OptionError(f"{flag} {text!r}: every value must be a finite number > 0")
+        raise OptionError(f"{flag} {shown(text)}: every value must be a finite number > 0")
     return values
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cnnbench import profiles
+from cnnbench.errors import shown
 from cnnbench.experiment import LEARNING_RATE, LR_FILTERS
 from cnnbench.records import Variant, variant_id
 
@@ -147,7 +148,7 @@ def notes(spec: Spec) -> list[str]:
     return out
 
 
-_SHARD = re.compile(r"(\d+)/(\d+)")
+_SHARD = re.compile(r"(\d{1,6})/(\d{1,6})", re.ASCII)
 MAX_SHARDS = 10_000
 
 
@@ -164,21 +165,26 @@ def array_index(environ: Mapping[str, str]) -> int:
         if not value:
             continue
         first = environ.get("SLURM_ARRAY_TASK_MIN", "0") if name.startswith("SLURM") else "0"
-        if not (value.isdigit() and first.strip().isdigit()):
-            raise ShardError(f"--shard: ${name}={value!r} is not an index")
+        if not (_index(value) and _index(first.strip())):
+            raise ShardError(f"--shard: ${name}={shown(value)} is not an index")
         return int(value) - int(first) + 1
     raise ShardError(f"--shard N: no job array index (${' or $'.join(INDEX_VARIABLES)} unset)")
+
+
+def _index(text: str) -> bool:
+    """ASCII digits, few enough for an index ('²' is a digit to str.isdigit, not to int)."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 def parse_shard(text: str, environ: Mapping[str, str] | None = None) -> tuple[int, int]:
     """`K/N` (K in 1..N) -> (K, N); a bare `N` takes K from the job array (`array_index`)."""
     environ = os.environ if environ is None else environ
     text = text.strip()
-    if text.isdigit():
+    if _index(text):
         text = f"{array_index(environ)}/{text}"
     match = _SHARD.fullmatch(text)
     if not match:
-        raise ShardError(f"--shard {text!r}: expected K/N (e.g. 1/4), or N in a job array")
+        raise ShardError(f"--shard {shown(text)}: expected K/N (e.g. 1/4), or N in a job array")
     k, n = int(match[1]), int(match[2])
     if not 1 <= n <= MAX_SHARDS:
         raise ShardError(f"--shard {text}: N must be in 1..{MAX_SHARDS}")

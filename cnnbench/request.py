@@ -107,6 +107,20 @@ def resolve(values: dict, kind: str) -> dict:
     return filled
 
 
+def check_runs(values: Mapping) -> None:
+    """The run's own checks (`RunConfig`) on the resolved options, at the first and the
+    last round's seed: ValueError naming the problem, before anything starts."""
+    from cnnbench.records import RunConfig
+
+    for seed in (values["seed"], values["seed"] + max(values["rounds"], 1) - 1):
+        RunConfig(
+            epochs=values["epochs"],
+            train_subset=values["train_subset"],
+            seed=seed,
+            precision=values["precision"],
+        )
+
+
 def lists(values: Mapping) -> dict[str, list]:
     """The comma-separated options parsed; ValueError naming the flag."""
     parsed = {}
@@ -165,7 +179,7 @@ def spec(values: Mapping, backend: str, kind: str, choices: Mapping) -> Spec:
 
         backends = options.parse_list(values["plan_backends"], str, BACKENDS, "--plan-backends")
     lr_paths = _lr_paths(values.get("lr_paths"), paths)
-    shard = parse_shard(values["shard"]) if values.get("shard") else (1, 1)
+    shard = parse_shard(values["shard"]) if values.get("shard") is not None else (1, 1)
     return Spec(
         backends=tuple(backends),
         kind=kind,

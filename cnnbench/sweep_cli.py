@@ -30,6 +30,8 @@ def add_parser(sub) -> None:
     for flags, spec in request.option_specs():
         if flags[0] == "--device":
             spec = {**spec, "choices": ("cpu", "gpu"), "help": "the kind of device (cpu)"}
+        if flags[0] == "--plan-backends":
+            spec = {**spec, "help": "backends whose plans are cut together (default: all)"}
         parser.add_argument(*flags, **spec)
     parser.add_argument(
         "--devices", type=int, default=None, metavar="N", help="devices the plan is cut for"
@@ -48,6 +50,7 @@ def _spec(args) -> tuple[plan.Spec, dict]:
     values["device"] = kind
     values["plan_backends"] = values.get("plan_backends") or ",".join(BACKENDS)
     try:
+        request.check_runs(values)
         choices = request.read_choices(values["choices"])
         spec = request.spec(values, BACKENDS[0], kind, choices)
         request.check_choices(choices, spec.backends)
@@ -126,6 +129,20 @@ def run(args, console: Console | None = None) -> int:
         shown = ", ".join(plan.hours(s) for s in shares[:8]) + (" ..." if n > 8 else "")
         table.add_row(str(n), plan.hours(max(shares)), shown)
     console.print(table)
+    if spec.shard != (1, 1):
+        k, n = spec.shard
+        mine = plan.shard(runs, k, n, cut)
+        console.print(
+            f"shard {k}/{n}: {len(mine)} of the plan's {len(runs)} runs, about "
+            f"{plan.hours(sum(seconds(r) for r in mine))}",
+            highlight=False,
+        )
+        for run_ in mine:
+            console.print(
+                f"{k}/{n}  {run_.backend:10} {run_.name:44} {plan.hours(seconds(run_)):>8}",
+                highlight=False,
+            )
+        return 0
     if args.list:
         n = args.devices or 1
         owner = plan.assign(runs, n, cut)
@@ -174,7 +191,9 @@ def forwarded(args, extra: list[str]) -> list[str]:
     for flags, spec in request.option_specs():
         name = options.dest(flags, spec)
         value = getattr(args, name, None)
-        if flags[0] in ("--shard", "--plan-backends", "--device") or value in (None, False):
+        if flags[0] in ("--shard", "--plan-backends", "--device") or value is None:
+            continue
+        if value is False:  # a flag not given (0 is a value, and is forwarded as one)
             continue
         out += [flags[0]] if value is True else [flags[0], str(value)]
     return out + extra
@@ -185,12 +204,18 @@ def sweep(argv: list[str], console: Console | None = None, on_event=None) -> int
     from pathlib import Path
 
     from cnnbench import engine
+    from cnnbench.driver import Driver
 
     console = console or Console()
     args, extra = sweep_parser().parse_known_args(argv)
     if args.shards is not None and not 1 <= args.shards <= plan.MAX_SHARDS:
         raise UsageError(f"--shards must be in 1..{plan.MAX_SHARDS}, got {args.shards}")
     _spec(_as_plan_args(args))  # every option's own check, before Ray starts
+    if args.address is not None and not args.address.strip():
+        raise UsageError(
+            "--address '': empty (an unset variable?); give HOST:PORT, or leave --address "
+            "out to start Ray on this machine"
+        )
     suite = Path(args.suite).resolve()
     if not (suite / "conftest.py").is_file():
         raise UsageError(f"--suite {args.suite}: not the benchmark suite (run from the checkout)")
@@ -217,7 +242,7 @@ def sweep(argv: list[str], console: Console | None = None, on_event=None) -> int
             engine.Shard(k, n, spec.backends, given, str(suite), kind, threads)
             for k in range(1, n + 1)
         ]
-        driver = engine.Driver(path, lambda line: console.print(line, highlight=False))
+        driver = Driver(path, lambda line: console.print(line, highlight=False))
         status = engine.run(ray, shards, driver, on_event or (lambda shard, event: None))
     except (engine.EngineError, PathError, results.ResultsError) as err:
         raise UsageError(str(err)) from None

@@ -210,6 +210,8 @@ def test_the_timed_region_is_the_fit_alone(backend, tmp_path):
         (["--benchmark-json", "{file}/out.json"], "cannot write there"),
         (["--lrs", "0.1,nan"], "every value must be a finite number > 0"),
         (["--filters", "1000000"], "--filters 1000000: 1000000 filters need at least"),
+        (["--filters", "2000000"], "filters must be in 1..1048576, got 2000000"),
+        (["--results", "{linked}", "--benchmark-json", "{link}"], "name one file"),
         (["--choices", "{choices}"], "--choices: native: unknown native"),
         (["--choices", "{typo}"], "unknown path id keras-tunde; known: keras-default"),
     ],
@@ -225,6 +227,10 @@ def test_bad_options_stop_the_session_before_it_trains(backend, tmp_path, args, 
     paths["png"].write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     paths["garbage"] = tmp_path / "garbage.jsonl"
     paths["garbage"].write_bytes(bytes(range(1, 200)) * 3)
+    paths["linked"] = tmp_path / "hl.jsonl"
+    paths["linked"].write_text("")
+    paths["link"] = tmp_path / "hl.json"
+    os.link(paths["linked"], paths["link"])  # two names, one file
     before = {name: path.read_bytes() for name, path in paths.items() if name != "fifo"}
     args = [a.format(file=regular, same=tmp_path / "same.json", **paths) for a in args]
     done = _bench(backend, tmp_path, *args)

@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from cnnbench import engine, results
+from cnnbench.driver import Driver
 from cnnbench.sweep_cli import sweep
 
 if os.environ.get("CNNBENCH_EXPECT_INSTALLED"):  # CI installs the ray extra: never skip
@@ -104,11 +105,11 @@ def test_bad_engine_options_are_one_line(argv, message, capsys):
 
 
 def test_the_driver_keeps_each_round_once(tmp_path):
-    driver = engine.Driver(tmp_path / "r.jsonl", write=lambda line: None)
+    driver = Driver(tmp_path / "r.jsonl", write=lambda line: None)
     record = {"benchmark": "test_filters[8-native-r0]", "result": {"backend": "jax", "seed": 0}}
     assert driver.take(record) and not driver.take(json.loads(json.dumps(record)))
     assert driver.take({**record, "warmup": True}) and driver.take({**record, "warmup": True})
-    again = engine.Driver(tmp_path / "r.jsonl", write=lambda line: None)  # a new driver
+    again = Driver(tmp_path / "r.jsonl", write=lambda line: None)  # a new driver
     assert not again.take(record)
     assert len(results.read(tmp_path / "r.jsonl")) == 3
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from cnnbench.errors import shown
 from cnnbench.report.grid import Cell, TableModel, length_title, pivot
 
 TARGET = 0.99  # the accuracy the "to target" columns use
@@ -30,15 +31,19 @@ def parse_prices(texts: Sequence[str], data: pd.DataFrame) -> dict[str, float]:
     for text in texts:
         name, sep, value = text.rpartition("=")
         if not sep or not name:
-            raise ValueError(f"--price {text!r}: expected DEVICE=DOLLARS_PER_HOUR")
+            raise ValueError(f"--price {shown(text)}: expected DEVICE=DOLLARS_PER_HOUR")
         try:
             dollars = float(value)
         except ValueError:
-            raise ValueError(f"--price {text!r}: {value!r} is not a number") from None
+            raise ValueError(f"--price {shown(text)}: {shown(value)} is not a number") from None
         if not (math.isfinite(dollars) and dollars >= 0):
-            raise ValueError(f"--price {text!r}: a price must be a finite number >= 0")
+            raise ValueError(f"--price {shown(text)}: a price must be a finite number >= 0")
         if name not in known:
-            raise ValueError(f"--price {text!r}: no run on {name!r}; known: {', '.join(known)}")
+            raise ValueError(f"--price {shown(text)}: no run on {shown(name)}; known: "
+                             f"{', '.join(known)}")
+        if name in prices:
+            raise ValueError(f"--price {shown(name)} given twice ({prices[name]:g} and "
+                             f"{dollars:g}): one price a device")
         prices[name] = dollars
     return prices
 

@@ -1,0 +1,75 @@
+"""Results a sweep could lose: another machine's rounds taken for this one's, a shard
+killed by a signal read as a success, a zero option dropped on its way to the shards,
+two names of one file, a Keras version that would split a table."""
+
+import os
+
+import pytest
+
+from cnnbench import engine, request, results, sweep_cli
+from cnnbench.driver import Driver
+from cnnbench.errors import UsageError
+from cnnbench.files import same_file
+from cnnbench.report.frame import keras_of
+
+
+def _record(cpu: str, runtime=10.0) -> dict:
+    machine = {"cpu_model": cpu, "cpu_count": 2, "gpu": None}
+    result = {"backend": "torch", "device": "cpu", "filters": 8, "seed": 0, "runtime_s": runtime}
+    return {"benchmark": "test_filters[8-native-r0]", "round": 0, "machine": machine,
+            "result": result}
+
+
+def test_another_machines_round_is_not_this_machines(tmp_path):
+    path = tmp_path / "sweep.jsonl"
+    results.append(path, _record("Other CPU"))
+    driver = Driver(path, write=lambda line: None)
+    assert driver.take(_record("This CPU"))  # the same round elsewhere: appended
+    assert not driver.take(_record("This CPU", runtime=11.0))  # this machine's, twice: not
+    assert len(results.read(path)) == 2
+
+
+@pytest.mark.parametrize("code, status", [(0, 0), (1, 1), (-9, 137), (-15, 143)])
+def test_a_shard_killed_by_a_signal_is_a_failure(code, status):
+    assert engine.exit_status(code) == status
+
+
+def test_a_zero_option_reaches_the_shards_as_given():
+    args = sweep_cli.sweep_parser().parse_args(
+        ["--engine", "ray", "--epochs", "0", "--train-subset", "0"]
+    )
+    given = sweep_cli.forwarded(args, [])
+    assert ["--epochs", "0"] == given[given.index("--epochs") : given.index("--epochs") + 2]
+    assert "--train-subset" in given
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["--epochs", "0"], "epochs must be >= 1"), (["--train-subset", "0"], "train subset")],
+)
+def test_a_zero_option_is_refused_before_ray_starts(argv, message):
+    with pytest.raises(UsageError, match=message):
+        sweep_cli.sweep(["--engine", "ray", *argv])
+
+
+def test_check_runs_names_the_problem():
+    values = {"seed": 0, "rounds": 3, "epochs": 0, "train_subset": None, "precision": "fp32"}
+    with pytest.raises(ValueError, match="epochs must be >= 1, got 0"):
+        request.check_runs(values)
+    request.check_runs({**values, "epochs": 1})
+
+
+def test_two_names_of_one_file_are_one_file(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    a.write_text("")
+    os.link(a, b)
+    assert same_file(a, b) and same_file(a, tmp_path / "." / "a")
+    assert not same_file(a, c)  # c does not exist yet: another file
+    c.write_text("")
+    assert not same_file(a, c)
+
+
+def test_a_keras_version_with_control_characters_is_shown_plain():
+    assert keras_of({"versions": {"keras": "3.15.1\n| x |\x1b[31m"}}) == "3.15.1 | x | [31m"
+    assert keras_of({"versions": {}}) == "unrecorded"
+
