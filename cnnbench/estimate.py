@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 
+from cnnbench import checks
 from cnnbench.analytic import train_flops_per_sample
 from cnnbench.records import path_label, result_path
 
@@ -51,6 +52,9 @@ def rates_from(records: Iterable[Mapping]) -> dict[Key, dict[int, float]]:
             continue
         result = record.get("result", record)
         try:
+            raw = "history" in result  # a run as recorded (frame rows were checked)
+            if raw and not record.get("warmup") and checks.problems(result):
+                continue  # a run that would not count is no rate either
             key, filters = rate_key(result)
             if record.get("warmup"):  # two short epochs: the steady one is the rate
                 per_image = result["steady_epoch_s"] / result["train_samples"]
@@ -58,7 +62,7 @@ def rates_from(records: Iterable[Mapping]) -> dict[Key, dict[int, float]]:
                 per_image = result["runtime_s"] / (result["epochs"] * result["train_samples"])
         except (KeyError, TypeError, ZeroDivisionError):
             continue
-        if per_image > 0:
+        if checks.finite(per_image) and per_image > 0:
             samples.setdefault(key, {}).setdefault(filters, []).append(per_image)
     return {
         key: {f: statistics.median(v) for f, v in widths.items()} for key, widths in samples.items()
@@ -86,7 +90,16 @@ def published() -> dict[Key, dict[int, float]]:
     return table
 
 
-def published_json(records: Iterable[Mapping], machines: Mapping[str, str]) -> str:
+def published_drift() -> dict[str, float]:
+    """The between-session drift measured on the published records, per kind of device:
+    the widest log change of one cell between two sessions of the same code
+    (`cnnbench.report.compare.session_drift`); empty when the package carries none."""
+    return dict(_published_json().get("drift") or {})
+
+
+def published_json(
+    records: Iterable[Mapping], machines: Mapping[str, str], drift: Mapping | None = None
+) -> str:
     """The text of `published.json` for these (full-length, published) runs."""
     rows = [
         {
@@ -100,7 +113,9 @@ def published_json(records: Iterable[Mapping], machines: Mapping[str, str]) -> s
         for (backend, kind, path, precision), widths in sorted(rates_from(records).items())
         for filters, seconds in sorted(widths.items())
     ]
-    return json.dumps({"machines": dict(machines), "rates": rows}, indent=1) + "\n"
+    drift = {kind: round(value, 4) for kind, value in sorted((drift or {}).items())}
+    doc = {"machines": dict(machines), "drift": drift, "rates": rows}
+    return json.dumps(doc, indent=1) + "\n"
 
 
 @dataclass

@@ -14,6 +14,7 @@ exactly those.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -104,8 +105,8 @@ class Runner:
                 f"--results {results_path}: holds block {ids[-1]} of these arms already; "
                 "--resume continues it, or name another file"
             )
-        stamp = self.now().strftime("%Y%m%dT%H%M%SZ")
-        self.block_id = ids[-1] if ids else f"{block.digest}-{stamp}"
+        stamp = self.now().strftime("%Y%m%dT%H%M%SZ")  # and a nonce: two blocks, two ids
+        self.block_id = ids[-1] if ids else f"{block.digest}-{stamp}-{secrets.token_hex(2)}"
         self.done = done_in(records, self.block_id)
         mine = [r for r in records if (r.get("block") or {}).get("id") == self.block_id]
         self.machine = mine[0].get("machine") if mine else None  # where it was timed

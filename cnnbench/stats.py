@@ -18,8 +18,8 @@ could not have seen.
   two-sided test at 5% finds four times in five at these rounds and this spread, from
   the noncentral t (exact for normal log ratios); `rounds_for` inverts it.
 - **Separate sessions** (`apart`): nothing pairs them, so the interval carries the
-  between-session drift (`drift`: the spread of one cell's log change between sessions
-  on file), which more rounds never shrink.
+  between-session drift (`drift`: the widest log change of one cell between two sessions
+  of the same code on file), which more rounds never shrink.
 
 `CELL_KEYS` is what one cell is; every table, verdict and compare groups by it.
 """
@@ -172,24 +172,32 @@ def rounds_for(effect: float, spread: float) -> int | None:
 
 
 def drift(changes: Sequence[float]) -> float | None:
-    """The between-session spread: the standard deviation of log changes of cells timed
-    in two sessions (each a ratio of one cell's session medians), None under two."""
+    """The between-session drift: the widest log change of one cell between two sessions
+    of the same code (each a ratio of the cell's two session medians), None under two.
+    The widest, not a standard deviation: a whole session runs slower or faster, so the
+    cells of two sessions move together and are no sample of independent draws."""
     if len(changes) < MIN_ROUNDS:
         return None
-    logs = _logs(changes, "drift")
-    return float(np.sqrt(np.mean(logs**2)))  # about 0: the same code, drift alone
+    return float(np.max(np.abs(_logs(changes, "drift"))))
 
 
 def apart(new: Sequence[float], base: Sequence[float], drift_spread: float) -> Ratio:
     """new / base for runs of separate sessions: the ratio of geometric means, with an
-    interval that adds the between-session drift to the rounds' own noise (normal on the
-    log scale: with drift known, the rounds alone do not set the degrees of freedom)."""
+    interval as wide as the between-session drift (`drift`, on the log scale) on each side,
+    plus the rounds' own 95% interval (normal on the log scale)."""
     logs_new, logs_base = _logs(new, "apart"), _logs(base, "apart")
     centre = float(np.mean(logs_new) - np.mean(logs_base))
-    variance = drift_spread**2
-    for logs in (logs_new, logs_base):
-        if len(logs) >= MIN_ROUNDS:
-            variance += float(np.var(logs, ddof=1)) / len(logs)
-    half = float(sp.norm.ppf(0.5 + LEVEL / 2)) * math.sqrt(variance)
+    spreads = [float(np.var(x, ddof=1)) for x in (logs_new, logs_base) if len(x) >= MIN_ROUNDS]
+    if not spreads and not drift_spread:
+        return Ratio(math.exp(centre), None, None, 1, None)  # nothing shows the noise
+    # a one-round side borrows the other side's round-to-round variance
+    per_round = max(spreads) if spreads else 0.0
+    half = drift_spread + normal_half(math.sqrt(per_round / len(logs_new)
+                                                + per_round / len(logs_base)))
     rounds = min(len(logs_new), len(logs_base))
     return Ratio(math.exp(centre), math.exp(centre - half), math.exp(centre + half), rounds, None)
+
+
+def normal_half(spread: float) -> float:
+    """The half-width of a normal 95% interval of this standard deviation (log scale)."""
+    return float(sp.norm.ppf(0.5 + LEVEL / 2)) * spread

@@ -95,12 +95,12 @@ def test_apart_carries_the_drift_rounds_cannot_remove():
     within = stats.apart(many, many, 0.0)
     across = stats.apart(many, many, 0.10)
     assert within.high < 1.02
-    assert across.low < 0.83 and across.high > 1.2  # ±1.96 x 10% on the log scale
+    assert across.low < 0.90 and across.high > 1.10  # at least the drift on each side
 
 
-def test_drift_is_the_rms_of_log_changes():
+def test_drift_is_the_widest_log_change():
     assert stats.drift([1.1]) is None
-    assert stats.drift([1.1, 1 / 1.1]) == pytest.approx(math.log(1.1))
+    assert stats.drift([1.1, 1 / 1.3, 1.05]) == pytest.approx(math.log(1.3))
 
 
 @pytest.mark.parametrize(

@@ -179,3 +179,60 @@ def summary_lines(paths: Sequence[str], block: str, detect: float | None = None)
                     "at this A/A spread"
                 )
     return lines + cold_lines(data)
+
+
+def _short(ratio: stats.Ratio | None) -> str:
+    if ratio is None:
+        return "—"
+    if ratio.known and ratio.holds(1.0):
+        return ratio.verdict()
+    return ratio.text()
+
+
+def verdict_lines(data: pd.DataFrame) -> list[str]:
+    """The verdict from blocks alone, one line per block and full-length width: the
+    fastest arm, the other natives against it, each backend's fastest Keras `fit` over its
+    native, and a newer Keras over the block's own; every ratio with its interval."""
+    from cnnbench.experiment import FULL_LENGTH
+
+    lines = []
+    for s in summaries(data):
+        if s.length != tuple(FULL_LENGTH):
+            continue
+        by_arm = {a.arm: a for a in s.arms}
+        rounds = max(a.spread.rounds for a in s.arms)
+        floor = f"A/A {_short(s.aa)}" if s.aa else "no A/A arm"
+        kind = "GPU" if data.loc[data["block"] == s.block, "kind"].iloc[0] == "gpu" else "CPU"
+        head = (
+            f"**{kind}, one block** ({s.machine}, {s.filters} filters, {rounds} rounds "
+            f"interleaved, noise floor {floor}{', DISTURBED' if s.disturbed else ''})"
+        )
+        fastest = by_arm[s.fastest]
+        parts = [f"fastest {s.fastest.replace(':', ' ')} {fastest.spread.median:.1f} s"]
+        natives = [a for a in s.arms if a.path == "native" and a.arm != s.fastest]
+        if natives:
+            parts.append(
+                "natives over it: "
+                + ", ".join(f"{a.backend} {_short(a.to_fastest)}" for a in natives)
+            )
+        best = {}
+        for a in s.arms:  # the arms are in median order: the first fit of a backend is best
+            if a.path in ("keras default", "keras tuned") and "@" not in a.arm:
+                best.setdefault(a.backend, a)
+        if best:
+            parts.append(
+                "Keras `fit` at its best over native: "
+                + ", ".join(f"{b} {_short(a.to_native)}" for b, a in sorted(best.items()))
+            )
+        newer = []
+        for a in s.arms:
+            if "@" in a.arm and a.arm.split("@")[0] in by_arm:
+                base = data[(data["block"] == s.block) & (data["filters"] == s.filters)]
+                mine = base[(base["arm"] == a.arm) & (base["twin"] == 0)]
+                older = base[(base["arm"] == a.arm.split("@")[0]) & (base["twin"] == 0)]
+                version = a.arm.split("@")[1]
+                newer.append(f"{a.backend} {_short(pair(mine, older))}")
+        if newer:
+            parts.append(f"Keras {version} `fit` over the block's own: " + ", ".join(newer))
+        lines.append(f"- {head}: " + "; ".join(parts) + ".")
+    return lines

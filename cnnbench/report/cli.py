@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
 
 from cnnbench.errors import EXIT_USAGE, OneLineParser, PathError, UsageError
@@ -24,13 +25,15 @@ from cnnbench.estimate import published_json
 from cnnbench.experiment import LEARNING_RATE
 from cnnbench.files import regular_file, write_atomic
 from cnnbench.report import figures
-from cnnbench.report.compare import compare, verdicts
+from cnnbench.report.blocks import block_tables, cold_lines
+from cnnbench.report.compare import changes, compare, mismatch, session_drift
 from cnnbench.report.costs import parse_prices, with_costs
 from cnnbench.report.fields import ReportError
 from cnnbench.report.frame import (
     TARGETS,
     by,
     by_length,
+    cold_rounds,
     frame,
     one_run_per_round,
     unshown,
@@ -39,7 +42,7 @@ from cnnbench.report.headline import block, headline_markdown, update_block, ver
 from cnnbench.report.read import load
 from cnnbench.report.render import results_csv, rich_tables, summary_markdown, to_markdown
 from cnnbench.report.tables import TABLES, tables
-from cnnbench.report.targets import targets_markdown, targets_summary
+from cnnbench.report.targets import block_targets, targets_markdown, targets_summary
 from cnnbench.report.tuning import tuning_markdown
 from cnnbench.report.versions import versions_table
 
@@ -55,7 +58,7 @@ def _parser() -> OneLineParser:
     parser.add_argument(
         "--table",
         action="append",
-        choices=(*TABLES, "all"),
+        choices=(*TABLES, "blocks", "all"),
         help="table(s) to print (repeatable; default: runtime)",
     )
     parser.add_argument(
@@ -78,6 +81,20 @@ def _parser() -> OneLineParser:
         type=float,
         metavar="PCT",
         help="with --compare: exit 1 when a runtime grew by more than PCT%%",
+    )
+    parser.add_argument(
+        "--drift",
+        type=float,
+        metavar="PCT",
+        help="with --compare: the drift between sessions on this machine, in %% (default: "
+        "the published records')",
+    )
+    parser.add_argument(
+        "--drift-from",
+        nargs="+",
+        metavar="FILE_OR_DIR",
+        help="with --estimates: more runs of the published cells from other sessions, read "
+        "only to measure the drift between sessions",
     )
     parser.add_argument("--readme", metavar="PATH", help="also refresh this README's headline")
     parser.add_argument(
@@ -106,6 +123,13 @@ def _check_args(args) -> None:
             raise UsageError("--fail-above needs --compare")
         if not (math.isfinite(args.fail_above) and args.fail_above >= 0):
             raise UsageError(f"--fail-above {args.fail_above}: expected a finite PCT >= 0")
+    if args.drift is not None:
+        if args.compare is None:
+            raise UsageError("--drift needs --compare")
+        if not (math.isfinite(args.drift) and 0 <= args.drift < 1000):
+            raise UsageError(f"--drift {args.drift}: expected a finite PCT in [0, 1000)")
+    if args.drift_from is not None and args.estimates is None:
+        raise UsageError("--drift-from needs --estimates")
     for target in args.target or ():
         if not (math.isfinite(target) and 0 < target <= 1):
             raise UsageError(f"--target {target}: expected an accuracy in (0, 1]")
@@ -135,11 +159,14 @@ def versions_markdown(data) -> str:
     return "\n\n".join(map(to_markdown, found)) or "No row ran two Keras versions yet."
 
 
-def update_blocks(path: Path, data) -> None:
+def update_blocks(path: Path, data, blocks=None) -> None:
     """Every optional cnnbench block the document holds, rendered from the runs."""
     render = {
-        "verdict": verdict_markdown,
-        "targets": targets_summary,
+        "verdict": lambda runs: verdict_markdown(runs, blocks),
+        "targets": lambda runs: "\n".join(
+            [*block_targets(blocks if blocks is not None else runs.iloc[:0]),
+             targets_summary(runs)]
+        ),
         "targets-table": targets_markdown,
         "versions": versions_markdown,
     }
@@ -147,12 +174,23 @@ def update_blocks(path: Path, data) -> None:
         update_block(path, render[name](data), name, optional=True)
 
 
-def estimates(data) -> str:
+def estimates(data, others=None) -> str:
     """published.json: the rates of the full-length lr 0.1 runs (a round once), with the
-    machines they ran on."""
+    machines they ran on, and the drift between sessions those runs and `others` show."""
     full = data[data["full_length"] & (data["learning_rate"] == LEARNING_RATE)]
     machines = {key[0]: ", ".join(sorted(set(part["machine"]))) for key, part in by(full, ["kind"])}
-    return published_json(full.to_dict("records"), machines)
+    if others is not None:
+        others = others[~others["cold"] & (others["twin"] == 0)]
+    both = full if others is None else pd.concat([full, others], ignore_index=True)
+    return published_json(full.to_dict("records"), machines, session_drift(both))
+
+
+def _read(paths, targets):
+    """The runs of these inputs, a round once, cold rounds marked: (runs, notes)."""
+    loaded = load(paths)
+    data, superseded = one_run_per_round(frame(loaded.runs, targets))
+    data, cold = cold_rounds(data)
+    return data, loaded.notes + superseded + cold
 
 
 def main(argv: list[str] | None = None, console: Console | None = None) -> int:
@@ -166,26 +204,28 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
             update_block(Path(args.tuning), tuning_markdown(candidates.runs), "tuning")
             console.print(f"wrote {args.tuning}", highlight=False, markup=False)
             return 0
-        loaded = load(args.files)
-        data, superseded = one_run_per_round(frame(loaded.runs, targets))
-        notes = loaded.notes + superseded + unshown(data)
+        everything, notes = _read(args.files, targets)
+        warm = everything[~everything["cold"] & (everything["twin"] == 0)]
+        blocks = everything[everything["block"].notna()]
+        data = warm[warm["block"].isna()]  # the per-session tables: sweeps, never blocks
+        notes += unshown(data)
         if args.price:
             try:
                 data = with_costs(data, parse_prices(args.price, data))
             except ValueError as err:
                 raise UsageError(str(err)) from None
         if args.compare:
-            base, superseded = one_run_per_round(frame(load(args.compare).runs, targets))
-            notes += [f"--compare: {note}" for note in superseded]
-            if args.fail_above is not None and not verdicts(data, base):
-                raise UsageError(
-                    "--fail-above: no cell is in both the runs and --compare BASE (another "
-                    "machine, device, precision or length?); the gate compared nothing"
-                )
+            base, more = _read(args.compare, targets)
+            base = base[~base["cold"] & (base["twin"] == 0)]
+            notes += [f"--compare: {note}" for note in more]
+            if not changes(warm, base, {}):
+                why = mismatch(warm, base) or "another device, precision or Keras?"
+                raise UsageError(f"--compare: no cell is on both sides ({why}): the gate "
+                                 "compared nothing")
         for note in notes:
             console.print(f"note: {note}", highlight=False, markup=False)
-        models = tables(data, targets)
-        wanted = set(args.table or ["runtime"])
+        models = tables(data, targets) + block_tables(blocks)
+        wanted = set(args.table or ["runtime", "blocks"])
         for model in models:
             if "all" in wanted or model.name in wanted:
                 for table in rich_tables(model, console.width):
@@ -194,7 +234,8 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         written = figures.draw_all(data, out)
-        write_atomic(out / "results.csv", results_csv(data))
+        write_atomic(out / "results.csv", results_csv(everything))  # every run, cold too
+        notes += cold_lines(blocks)
         write_atomic(out / "summary.md", summary_markdown(models, written, data, notes))
         written += [out / "results.csv", out / "summary.md"]
         if args.readme:
@@ -202,17 +243,18 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
             figure = out / "runtime_vs_filters.png"
             link = os.path.relpath(figure, readme.resolve().parent) if figure.exists() else None
             update_block(readme, headline_markdown(data, link))
-            update_blocks(readme, data)
+            update_blocks(readme, data, blocks)
             written.append(readme)
         for doc in args.doc or ():
-            update_blocks(Path(doc), data)
+            update_blocks(Path(doc), data, blocks)
             written.append(Path(doc))
         if args.estimates:
-            write_atomic(Path(args.estimates), estimates(data))
+            others = _read(args.drift_from, targets)[0] if args.drift_from else None
+            write_atomic(Path(args.estimates), estimates(data, others))
             written.append(Path(args.estimates))
         console.print("wrote " + ", ".join(str(p) for p in written), highlight=False, markup=False)
         if args.compare:
-            return compare(data, base, args.fail_above, console)
+            return compare(warm, base, args.fail_above, console, args.drift)
         return 0
     except (UsageError, ReportError, PathError) as err:
         print(f"cnnbench.report: error: {err}", file=sys.stderr)

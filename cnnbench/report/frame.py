@@ -62,7 +62,7 @@ def precision_of(result: dict) -> str:
 
 def keras_of(result: dict) -> str:
     """The Keras version a run recorded (natives too: the environment it ran in)."""
-    return (result.get("versions") or {}).get("keras") or "unrecorded"
+    return plain((result.get("versions") or {}).get("keras")) or "unrecorded"
 
 
 def time_to(result: dict, target: float) -> float | None:
@@ -204,6 +204,37 @@ def one_run_per_round(data: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         f"later, which stands: superseded {where}"
     )
     return data[~repeated].reset_index(drop=True), [note]
+
+
+COLD_FACTOR = 2.0  # a first epoch this many times its cell's others' is a cold start
+
+
+def cold_rounds(data: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Runs of a sweep (not a block, whose cold runs say so) that started cold: the
+    sweep's first round of a cell whose first epoch took COLD_FACTOR times the median
+    first epoch of the cell's other rounds in that sweep (compilation or autotuning its
+    warm-up did not cover). They are marked `cold`, so no warm median holds them."""
+    data = data.copy()
+    marked = []
+    sweeps = data[data["block"].isna() & data["first_epoch_s"].notna()]
+    for _, cell in sweeps.groupby([*CELL_KEYS, "sweep"]):
+        if len(cell) < 3:  # two others at least, or "the others" is one run's noise
+            continue
+        first = cell["seed"].idxmin()
+        others = cell.drop(index=first)["first_epoch_s"].median()
+        if cell.at[first, "first_epoch_s"] > COLD_FACTOR * others:
+            data.at[first, "cold"] = True
+            marked.append(first)
+    if not marked:
+        return data, []
+    named = sorted({f"{data.at[i, 'backend']} {data.at[i, 'path']} on {data.at[i, 'machine']}"
+                    for i in marked})
+    note = (
+        f"{len(marked)} run(s) started cold (the sweep's first round, its first epoch over "
+        f"{COLD_FACTOR:g}x its cell's other rounds'): kept out of every warm median "
+        f"({'; '.join(named)})"
+    )
+    return data, [note]
 
 
 def by(data: pd.DataFrame, keys) -> list[tuple[tuple, pd.DataFrame]]:

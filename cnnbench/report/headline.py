@@ -77,9 +77,16 @@ def headline_markdown(data: pd.DataFrame, figure: str | None) -> str:
     return "\n".join(lines)
 
 
-def verdict_markdown(data: pd.DataFrame) -> str:
-    """A few lines, per device and precision: what is fastest, and what Keras costs."""
+def verdict_markdown(data: pd.DataFrame, blocks: pd.DataFrame | None = None) -> str:
+    """A few lines: first each block's (`report.blocks.verdict_lines`: ratios with their
+    intervals, from runs timed side by side), then per device and precision of the
+    per-session sweeps, what is fastest and what Keras costs."""
+    from cnnbench.report.blocks import verdict_lines
+
     sweep = data[data["full_length"] & (data["learning_rate"] == LEARNING_RATE)]
+    found = verdict_lines(blocks) if blocks is not None and not blocks.empty else []
+    if found:  # ratios from blocks; the sweeps' seconds are never ranked across sessions
+        return "\n".join([*found, *sessions_lines(sweep)])
     if sweep.empty:
         return "\n".join(["No full-length runs yet.", *versions_lines(data)])
     lines = []
@@ -144,6 +151,28 @@ def verdict_markdown(data: pd.DataFrame) -> str:
     )
     lines += versions_lines(data)
     return "\n".join(lines)
+
+
+def sessions_lines(sweep: pd.DataFrame) -> list[str]:
+    """Beside the blocks' lines: what the per-session sweeps hold, ranked nowhere, and the
+    accuracy every full-length run reached."""
+    if sweep.empty:
+        return []
+    held = [
+        f"{'CPU' if kind == 'cpu' else markdown(machine)} "
+        f"{', '.join(sorted(set(part['backend'])))}"
+        for (kind, machine), part in by(sweep, ["kind", "machine"])
+    ]
+    cells = sweep.groupby([*ROW_KEYS, "filters"])["val_accuracy"].median()
+    return [
+        "- Per-session sweeps, each backend timed in its own session (" + "; ".join(held)
+        + "): their seconds are in the tables below and in summary.md, never ranked across "
+        "sessions.",
+        f"- Accuracy: every full-length run at lr {LEARNING_RATE:g} ended at validation "
+        f"accuracy {sweep['val_accuracy'].min():.3f} or better; cell medians "
+        f"{cells.min():.3f}–{cells.max():.3f} "
+        f"(2017: {VAL_ACCURACY_2017[0]:.3f}–{VAL_ACCURACY_2017[1]:.3f}).",
+    ]
 
 
 def versions_lines(data: pd.DataFrame) -> list[str]:

@@ -22,7 +22,8 @@ CSV_COLUMNS = (
     "achieved_gflops", "peak_gflops", "limit_s", "x_limit", "peak_host_mb", "peak_gpu_mb",
     "energy_j", "energy_note", "gpu_idle_w", "gpu_too_short",
     "params", "cpu_model", "cpu_count", "gpu_driver", "versions", "settings", "commit",
-    "benchmark", "sweep", "source", "line", "date", "val_accuracy_by_epoch", "epoch_seconds",
+    "benchmark", "sweep", "source", "line", "date", "block", "arm", "twin", "place", "cold",
+    "to_first_epoch_s", "val_accuracy_by_epoch", "epoch_seconds",
 )  # fmt: skip
 
 

@@ -174,3 +174,49 @@ def targets_summary(data: pd.DataFrame) -> str:
                 parts.append(f"{c.backend}{on} {figures}{c.verdict()}{note}")
         lines.append(f"- {target.kind.upper()}, {target.label}: " + "; ".join(parts) + ".")
     return "\n".join(lines)
+
+
+def judged(ratio, bound: float) -> str:
+    """A ratio target on an interval: met when the whole interval is at most the bound,
+    missed when it is wholly above, else undecided at these rounds."""
+    if not ratio.known:
+        return "met (one round, no interval)" if ratio.value <= bound else "missed (one round)"
+    if ratio.high <= bound:
+        return "met"
+    if ratio.low > bound:
+        return "missed"
+    return "undecided (the interval holds the bound)"
+
+
+def block_targets(blocks: pd.DataFrame) -> list[str]:
+    """The "× native" targets from blocks alone: each Keras arm's paired ratio to its
+    backend's native arm in the same block, with its interval, judged on the interval."""
+    from cnnbench.experiment import FULL_LENGTH
+    from cnnbench.report.blocks import summaries
+
+    lines = []
+    found = [s for s in summaries(blocks) if s.length == tuple(FULL_LENGTH)]
+    for target in TARGETS:
+        if target.metric != "× native":
+            continue
+        for s in found:
+            kind = blocks.loc[blocks["block"] == s.block, "kind"].iloc[0]
+            if kind != target.kind or (target.filters and s.filters not in target.filters):
+                continue
+            parts = []
+            for backend in target.backends:
+                arms = [a for a in s.arms if a.backend == backend and "@" not in a.arm]
+                path = target.path
+                if path == "keras tuned" and not any(a.path == path for a in arms):
+                    path = "keras default"  # tuned is the defaults on this backend
+                arm = next((a for a in arms if a.path == path and a.to_native), None)
+                if arm is not None:
+                    parts.append(
+                        f"{backend} {arm.to_native.text()} {judged(arm.to_native, target.bound)}"
+                    )
+            if parts:
+                lines.append(
+                    f"- {kind.upper()}, {target.label}, one block ({s.machine}, {s.filters} "
+                    f"filters): " + "; ".join(parts) + "."
+                )
+    return lines

@@ -1,0 +1,136 @@
+"""The report's side of blocks and sessions: a block in its own table and in the verdict,
+never in the per-session tables; a rerun decided by its date; cold sweep rounds kept out
+of medians; the drift between sessions measured from cells timed twice."""
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from rich.console import Console
+from test_block import ARMS, Machine, _run
+
+from cnnbench.block import Block, aa_arms, parse_arm
+from cnnbench.report import cli
+from cnnbench.report.blocks import verdict_lines
+from cnnbench.report.compare import session_drift
+from cnnbench.report.frame import cold_rounds, frame, one_run_per_round
+from cnnbench.report.read import load
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TORCH_LINES = FIXTURES / "torch-cpu.jsonl"
+
+
+def _render(*args, width=160):
+    console = Console(record=True, width=width, color_system=None)
+    code = cli.main([str(a) for a in args], console=console)
+    return code, console.export_text()
+
+
+def _full_block(tmp_path, slower=None, seed=0):
+    path = tmp_path / "block.jsonl"
+    nightly = parse_arm("torch:keras-default@3.16.0")
+    block = Block(arms=aa_arms((*ARMS, nightly), ARMS[0]), filters=(16,), rounds=6, epochs=10)
+    _run(block, path, Machine(slower=slower, seed=seed))
+    return path
+
+
+def test_a_block_has_its_own_table_and_stays_out_of_the_session_tables(tmp_path):
+    path = _full_block(tmp_path)
+    code, text = _render(path, TORCH_LINES, "--out", tmp_path / "out", "--table", "all")
+    assert code == 0
+    assert "Block " in text and "× native" in text and "A/A: torch:native twice" in text
+    csv = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert csv["block"].notna().sum() == 30  # every run is in the CSV, the block's too
+    runtime = text[text.index("Runtime, seconds") : text.index("Block ")]
+    assert "torch · cpu · keras default" in runtime and "Fake CPU" not in runtime
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "Block " in summary and "noise floor" in summary.lower()
+
+
+def test_the_verdict_from_a_block_gives_every_ratio_its_interval(tmp_path):
+    data = frame(load([str(_full_block(tmp_path))]).runs)
+    (line,) = verdict_lines(data)
+    assert "one block" in line and "6 rounds" in line and "A/A no difference found" in line
+    assert "fastest torch keras-default@3.16.0 36" in line and "jax 1.68x [" in line
+    assert "Keras `fit` at its best over native: torch 1.30x [" in line
+    assert "Keras 3.16.0 `fit` over the block's own: torch 0.69x [" in line
+    disturbed = frame(load([str(_full_block(tmp_path / "d", {"torch:native (A/A twin)": 1.3}))])
+                      .runs)
+    assert "DISTURBED" in verdict_lines(disturbed)[0]
+
+
+def test_a_rerun_stands_by_its_date_not_by_its_file(tmp_path):
+    lines = TORCH_LINES.read_text().splitlines()
+    last = max(i for i, line in enumerate(lines) if '"warmup"' not in line)
+    record = json.loads(lines[last])
+    record["result"]["runtime_s"] = 123.456
+    record["date"] = "2099-01-01T00:00:00+00:00"  # later than every fixture run
+    early = tmp_path / "a-rerun.jsonl"  # sorts, and is read, before the fixture
+    early.write_text(json.dumps(record) + "\n")
+    data, notes = one_run_per_round(frame(load([str(early), str(TORCH_LINES)]).runs))
+    assert 123.456 in set(data["runtime_s"])
+    assert len(notes) == 1 and str(TORCH_LINES) in notes[0]
+
+
+def test_two_blocks_of_one_seed_are_two_blocks_never_a_replacement(tmp_path):
+    one = _full_block(tmp_path / "one")
+    two = _full_block(tmp_path / "two", seed=1)  # another session's times
+    data, notes = one_run_per_round(frame(load([str(one), str(two)]).runs))
+    assert not notes and data["block"].nunique() == 2
+
+
+def test_a_cold_first_round_of_a_sweep_is_marked_and_noted(tmp_path):
+    lines = TORCH_LINES.read_text().splitlines()
+    out = []
+    for line in lines:
+        record = json.loads(line)
+        result = record["result"]
+        if not record.get("warmup") and record["round"] == 0:
+            result["history"]["epoch_seconds"][0] *= 8
+            result["first_epoch_s"] = result["history"]["epoch_seconds"][0]
+        out.append(json.dumps(record))
+    path = tmp_path / "cold.jsonl"
+    path.write_text("\n".join(out) + "\n")
+    data, _ = one_run_per_round(frame(load([str(path)]).runs))
+    marked, notes = cold_rounds(data)
+    rounds = data.groupby(["path", "filters", "learning_rate"])["seed"].nunique()
+    if (rounds >= 3).any():
+        assert marked["cold"].any() and "started cold" in notes[0]
+    else:  # two rounds a cell: "the others" would be one run's noise, so none is marked
+        assert not marked["cold"].any() and not notes
+
+
+def test_three_rounds_mark_only_the_cold_one(tmp_path):
+    rows = pd.DataFrame(
+        {
+            "kind": "gpu", "machine": "H100", "backend": "jax", "path": "native",
+            "precision": "fp32", "keras": "3.15.1", "epochs": 10, "train_samples": 55000,
+            "batch_size": 50, "learning_rate": 0.1, "filters": 8, "sweep": "s",
+            "seed": [0, 1, 2, 3], "first_epoch_s": [9.0, 1.0, 1.1, 0.9],
+            "block": None, "cold": False,
+        }
+    )
+    marked, notes = cold_rounds(rows)
+    assert marked["cold"].tolist() == [True, False, False, False] and len(notes) == 1
+    rows.loc[0, "first_epoch_s"] = 1.9  # under twice the others'
+    assert not cold_rounds(rows)[0]["cold"].any()
+
+
+def test_the_drift_between_sessions_is_measured_on_cells_timed_twice():
+    def cell(sweep, seconds, date):
+        return {
+            "kind": "cpu", "machine": "m", "backend": "torch", "path": "native",
+            "precision": "fp32", "keras": "3.15.1", "epochs": 10, "train_samples": 55000,
+            "batch_size": 50, "learning_rate": 0.1, "filters": 16, "sweep": sweep,
+            "runtime_s": seconds, "date": date, "block": None,
+        }
+
+    rows = pd.DataFrame(
+        [cell("a", 40.0, "2026-01-01"), cell("a", 40.0, "2026-01-01"),
+         cell("b", 48.0, "2026-01-02"), cell("b", 48.0, "2026-01-02")]
+        + [{**cell("c", 30.0, "2026-01-01"), "filters": 8},
+           {**cell("d", 30.0 / 1.2, "2026-01-03"), "filters": 8}]
+    )
+    assert session_drift(rows)["cpu"] == pytest.approx(math.log(1.2))  # the widest change
