@@ -62,7 +62,7 @@ def rates_from(records: Iterable[Mapping]) -> dict[Key, dict[int, float]]:
                 per_image = result["runtime_s"] / (result["epochs"] * result["train_samples"])
         except (KeyError, TypeError, ZeroDivisionError):
             continue
-        if checks.finite(per_image) and per_image > 0:
+        if per_image > 0:
             samples.setdefault(key, {}).setdefault(filters, []).append(per_image)
     return {
         key: {f: statistics.median(v) for f, v in widths.items()} for key, widths in samples.items()

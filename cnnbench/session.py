@@ -15,9 +15,19 @@ from collections.abc import Callable, Sequence
 
 from cnnbench import energy, interrupt
 from cnnbench.estimate import Estimator
+from cnnbench.experiment import EPOCHS, TRAIN_SIZE
 from cnnbench.plan import Planned, hours
 from cnnbench.records import path_label, variant_id
 from cnnbench.sweep import Sweep
+
+
+def _median(values: Sequence[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _seconds(value: float) -> str:
+    """Two significant figures under 10 s (a sub-second cell is never "0 s")."""
+    return f"{value:.2g} s" if value < 10 else hours(value)
 
 
 class Session:
@@ -67,24 +77,34 @@ class Session:
         sweep = self.sweep
         machine = published_machine(sweep.kind)
         table = Estimator(sweep.backend, sweep.kind, sweep.precision, {}, published())
-        cells: dict[tuple, list[float]] = {}
+        cells: dict[tuple, list[dict]] = {}
         for run, result in self.results():
             key = (run.test, run.variant, run.filters, run.learning_rate)
-            cells.setdefault(key, []).append(result["runtime_s"])
+            cells.setdefault(key, []).append(result)
         lines = []
-        for (test, variant, filters, lr), times in cells.items():
+        full = None
+        for (test, variant, filters, lr), found in cells.items():
             path = path_label(*variant)
             if machine is None or table.source(path) == "none":
                 continue
             config = self.config(Planned(sweep.backend, test, variant, filters, lr, 0))
-            there = table.seconds(path, filters, config.epochs * config.train_samples)
-            here = sorted(times)[len(times) // 2]
+            full = (config.epochs, config.train_samples) == (EPOCHS, TRAIN_SIZE)
+            if full:  # a whole run against a whole run
+                here = _median([r["runtime_s"] for r in found])
+                there = table.seconds(path, filters, config.epochs * config.train_samples)
+            else:  # a short run's compilation weighs more: its steady epoch against theirs
+                steady = [r["steady_epoch_s"] for r in found if r.get("steady_epoch_s")]
+                if not steady:
+                    continue
+                here = _median(steady)
+                there = table.seconds(path, filters, config.train_samples)
             lines.append(
-                f"  {sweep.backend} {path} {filters}f lr {lr:g}: {hours(here)} here, "
-                f"{hours(there)} there: {here / there:.2f}x"
+                f"  {sweep.backend} {path} {filters}f lr {lr:g}: {_seconds(here)} here, "
+                f"{_seconds(there)} there: {here / there:.2f}x"
             )
         if lines:
-            lines.insert(0, f"cnnbench: beside the published {machine} (same cell, same length):")
+            what = "same cell, same length" if full else "a steady epoch of the same cell"
+            lines.insert(0, f"cnnbench: beside the published {machine} ({what}):")
         return lines
 
     def config(self, run: Planned):

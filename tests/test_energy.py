@@ -2,6 +2,8 @@
 RAPL's files (summed over packages, wrap-around, unreadable, absent); and the report's
 energy and cost tables, prices given on the command line."""
 
+import math
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,48 @@ def test_a_bad_price_is_one_line(tmp_path, capsys, price, message):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and message in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_rapl_counter_that_did_not_move_adds_nothing(tmp_path):
+    root = _rapl(tmp_path, {"intel-rapl:0": (500, 1000)})
+    counter = energy.RaplCounter(root)
+    reading = counter.joules(counter.read(), counter.read())
+    assert reading.joules == 0.0  # never a wrap-around's worth
+
+
+class Clock:
+    def __init__(self, step):
+        self.now, self.step = 0.0, step
+
+    def __call__(self):
+        self.now += self.step
+        return self.now
+
+
+def test_the_counter_period_and_idle_draw_are_what_the_counter_shows():
+    # the counter moves every other read, and the fake clock 0.05 s each time it is read:
+    # between two changes it is read three times (two loop checks, one stamp): 0.15 s
+    nvml = FakeNvml([0, 0, 0, 100, 100, 200, 200, 300, 300, 400])
+    gpu = energy.GpuCounter(0, nvml)
+    assert gpu.update_period(wait_s=5, clock=Clock(0.05)) == pytest.approx(0.15)
+    still = energy.GpuCounter(0, FakeNvml([7, 7]))
+    assert math.isnan(still.update_period(wait_s=0.2, clock=Clock(0.05)))
+    idle = energy.GpuCounter(0, FakeNvml([0, 0, 90_000]))  # probe, start, end: 90 J
+    watts = idle.idle_watts(seconds=0.0, sleep=lambda s: time.sleep(0.01))
+    assert 90 / 0.05 < watts < 90 / 0.009  # 90 J over about 0.01 s
+
+
+def test_a_run_of_a_few_counter_updates_is_flagged_and_a_long_one_is_not(tmp_path, monkeypatch):
+    meter = energy.meter("gpu", nvml=FakeNvml([0, 0, 5_000]), rapl=tmp_path / "none")
+    meter.period_s = 0.1
+    ticks = [0.0, 0.5, 100.0, 101.5]  # start, stop: 0.5 s, then 1.5 s
+
+    def clock():
+        return ticks.pop(0) if len(ticks) > 1 else ticks[0]
+
+    monkeypatch.setattr(energy.time, "perf_counter", clock)
+    meter.start()
+    assert meter.stop()["gpu_too_short"] is True  # 5 updates < MIN_UPDATES
+    meter.gpu = energy.GpuCounter(0, FakeNvml([0, 0, 5_000]))
+    meter.start()
+    assert meter.stop()["gpu_too_short"] is False  # 15 updates

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from cnnbench import estimate, options, plan, request
+from cnnbench import estimate, options, plan, profiles, request
 from cnnbench.errors import UsageError
 from cnnbench.report.costs import parse_prices
 from cnnbench.sweep_cli import plan_text, sweep
@@ -81,3 +81,73 @@ def test_a_run_the_report_refuses_is_no_rate(runtime):
     rates = estimate.rates_from([{"result": bad}])
     assert rates == {}
     assert estimate.rates_from([{"result": good}])  # the same run, counted
+
+
+def _session(tmp_path, epochs, samples, seconds, first=None):
+    from test_block import ARMS, fake_result
+
+    from cnnbench import results
+    from cnnbench.session import Session
+    from cnnbench.sweep import Sweep
+
+    versions = {"python": "3.11", "keras": "3.15.1", "numpy": "2"}  # as fake_result records
+    machine = {"versions": versions, "cpu_model": "x", "cpu_count": 2, "gpu": None}
+    sweep = Sweep(
+        backend="torch", device="cpu", device_name="cpu", machine=machine,
+        results_path=tmp_path / "r.jsonl", precision="fp32", epochs=epochs,
+        train_subset=None if samples == 55000 else samples, seed=0, rounds=1, resume=True,
+        variants=[("native", None)], write=lambda line: None,
+    )  # fmt: skip
+    runs = plan.plan(
+        plan.Spec(("torch",), "cpu", (16,), (0.1,), (("native", None),), 1, tests=("test_filters",))
+    )
+    config = {"epochs": epochs, "filters": 16, "train_subset": sweep.train_subset,
+              "batch_size": 50, "learning_rate": 0.1, "seed": 0}
+    result = fake_result(ARMS[0], config, seconds)
+    if first is not None:  # a first epoch that compiles: the run's time is mostly that
+        steady = result["steady_epoch_s"]
+        result["history"]["epoch_seconds"] = [first] + [steady] * (epochs - 1)
+        result.update(first_epoch_s=first, runtime_s=first + steady * (epochs - 1))
+    config_obj = sweep.config(("native", None), 16, 0.1, 0)
+    result["settings"] = profiles.for_run(config_obj, "torch", "cpu")
+    results.append(sweep.results_path, {"benchmark": runs[0].name, "machine": machine,
+                                        "result": result})
+    return Session(sweep, runs, skip=lambda reason: None)
+
+
+def test_a_short_run_is_set_beside_the_published_by_its_steady_epoch(tmp_path):
+    lines = _session(tmp_path, 2, 2000, 0.2, first=5.0).beside_published()
+    assert "a steady epoch of the same cell" in lines[0]
+    assert " 0 s there" not in lines[1] and "x" in lines[1]
+    ratio = float(lines[1].rsplit(": ", 1)[1].rstrip("x"))
+    assert ratio < 10  # a short run's compilation no longer makes it 57x the published
+
+
+def test_a_full_run_is_set_beside_the_published_whole(tmp_path):
+    lines = _session(tmp_path, 10, 55000, 40.0).beside_published()
+    assert "same cell, same length" in lines[0] and "40 s here" in lines[1]
+
+
+def _rate_record(filters, seconds, **extra):
+    result = {"backend": "jax", "device": "cpu", "filters": filters, "epochs": 10,
+              "train_samples": 55000, "runtime_s": seconds, "steady_epoch_s": seconds / 10,
+              "impl": "native", "profile": None, "precision": "fp32"}
+    return {"benchmark": "b", "result": result, **extra}
+
+
+def test_a_tune_candidate_never_moves_the_estimate():
+    on_file = [_rate_record(16, 55.0)]
+    base = estimate.Estimator.build("jax", "cpu", "fp32", on_file)
+    tuned = estimate.Estimator.build(
+        "jax", "cpu", "fp32", [*on_file, _rate_record(16, 5.0, candidate=True)]
+    )
+    assert tuned.seconds("native", 16, 550000) == base.seconds("native", 16, 550000) == 55.0
+
+
+def test_a_warm_up_adds_its_width_and_keeps_the_others_on_file():
+    est = estimate.Estimator.build("jax", "cpu", "fp32", [_rate_record(64, 400.0)])
+    warmup = _rate_record(8, 2.0, warmup=True)
+    warmup["result"].update(epochs=2, train_samples=1000, steady_epoch_s=0.1)
+    est.add([warmup])
+    assert est.seconds("native", 64, 550000) == pytest.approx(400.0)  # still the file's
+    assert est.seconds("native", 8, 1000) == pytest.approx(0.1)  # the warm-up's own width

@@ -73,3 +73,16 @@ def test_a_keras_version_with_control_characters_is_shown_plain():
     assert keras_of({"versions": {"keras": "3.15.1\n| x |\x1b[31m"}}) == "3.15.1 | x | [31m"
     assert keras_of({"versions": {}}) == "unrecorded"
 
+
+
+def test_another_keras_or_device_is_another_round(tmp_path):
+    path = tmp_path / "sweep.jsonl"
+    driver = Driver(path, write=lambda line: None)
+    first = _record("This CPU")
+    first["result"]["versions"] = {"keras": "3.15.1"}
+    newer = _record("This CPU")
+    newer["result"]["versions"] = {"keras": "3.16.0"}
+    gpu = _record("This CPU")
+    gpu["result"]["device"] = "H100"
+    assert driver.take(first) and driver.take(newer) and driver.take(gpu)
+    assert len(results.read(path)) == 3

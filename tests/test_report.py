@@ -418,3 +418,14 @@ def test_keras_s_cost_is_split_from_the_sweep_that_timed_every_path_side_by_side
     row = decomposition(pd.DataFrame(apart + together)).iloc[0]
     shares = (round(row["trainer"], 1), round(row["layers"], 1), row["together"])
     assert shares == (81.8, 18.2, True)  # (33 - 15) / 22 and (15 - 11) / 22: sweep c alone
+
+
+def test_a_versions_cell_shows_the_newer_keras_seconds_first(tmp_path):
+    newer = _with(JAX, tmp_path, _keras("3.16.0.dev2026102704"))
+    (tmp_path / "old").mkdir()
+    older = _with(JAX, tmp_path / "old", _keras("3.9.0"))
+    data = frame(load([str(older), str(newer)]).runs)
+    table = next(t for t in tables(data, TARGETS) if t.name == "versions")
+    cell = next(c for r in table.rows for c in r.cells if c is not None)
+    new, old = cell.long.split("(", 1)[1].split(" s vs ")
+    assert float(new) < float(old.split(" s")[0])  # the newer ran 0.8x: its seconds first
