@@ -42,6 +42,7 @@ class Stage:
     args: tuple[str, ...]
     cap_s: int  # its deadline when the budget allows it
     tune: bool = False  # a `cnnbench tune` that writes the backend's choices
+    block: bool = False  # `cnnbench block`: args are its arms and options
     keras: str = "tested"  # or "next": keras-nightly from .whl/next/ (requirements/next.txt)
 
 
@@ -54,9 +55,14 @@ class Stage:
 # rounds.
 LOOP = ("--impl", "keras-loop,native", "--rounds", "1")
 KERAS_16 = ("--filters", "16", "--impl", "keras", "--profile", "default", "--rounds", "1")
+BLOCK_16 = (  # the GPU's questions in one block: natives, Keras-JAX, both loops, A/A, cold
+    "jax:native", "torch:native", "jax:keras-tuned", "jax:keras-loop", "torch:keras-loop",
+    "--aa", "jax:native", "--cold", "--filters", "16", "--rounds", "10",
+)  # fmt: skip
 STAGES = (
-    Stage("jax-loop", "jax", ("--filters", "8,64,256", *LOOP), 150),
     Stage("tune-torch-loop", "torch", ("--impl", "keras-loop"), 150, tune=True),
+    Stage("block-16", "torch", BLOCK_16, 420, block=True),
+    Stage("jax-loop", "jax", ("--filters", "8,64,256", *LOOP), 150),
     Stage("torch-loop", "torch", ("--filters", "8,16,64,256", *LOOP), 200),  # 16: its target
     Stage("torch-keras-16", "torch", KERAS_16, 150),  # a run took 106 s on the H200
     Stage("torch-keras-16-next", "torch", KERAS_16, 150, keras="next"),
@@ -118,6 +124,15 @@ class Session:
                 *("--results", str(self.out / f"tune-{stage.backend}.jsonl")),
                 *("--write-choices", str(self.tuned(stage))),
             ]
+        if stage.block:  # every arm in its worker; the torch loop with its tune's choice
+            command = [
+                *python, "cnnbench", "block", *stage.args, "--device", self.device,
+                *self.size["run"], "--resume",
+                "--results", str(self.state / f"{stage.name}-{self.device}.jsonl"),
+            ]  # fmt: skip
+            if self.choices("torch").exists():
+                command += ["--choices", f"torch={self.choices('torch')}"]
+            return command
         results = self.state / f"{stage.backend}-{self.device}.jsonl"
         command = [
             *python,

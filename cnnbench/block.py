@@ -128,6 +128,8 @@ class Block:
     seed: int = 0  # round r trains with seed + r, on every arm
     order_seed: int = 0
     cold: bool = False
+    # backend -> {path id: settings}, from `tune --write-choices`, for this environment's arms
+    choices: Mapping = dataclasses.field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         names = [arm.name for arm in self.arms]
@@ -157,6 +159,8 @@ class Block:
             "seed": self.seed,
             "order_seed": self.order_seed,
             "cold": self.cold,
+            **({"choices": {b: dict(c) for b, c in sorted(self.choices.items())}}
+               if self.choices else {}),
         }
 
     @property
@@ -178,6 +182,7 @@ class Block:
 
     def config(self, unit: Unit, round_: int, *, warmup: bool = False) -> RunConfig:
         impl, profile = unit.arm.variant
+        mine = self.choices.get(unit.arm.backend, {}) if unit.arm.keras is None else {}
         return RunConfig(
             filters=unit.filters,
             learning_rate=LEARNING_RATE,
@@ -189,6 +194,7 @@ class Block:
             impl=impl,
             profile=profile or "default",
             precision=unit.arm.precision,
+            settings=mine.get(unit.arm.path),
         )
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cnnbench import options, results
 from cnnbench.block import Arm, Block, BlockError, aa_arms, parse_arm
-from cnnbench.errors import PathError, UsageError
+from cnnbench.errors import PathError, UsageError, shown
 from cnnbench.files import check_writable
 from cnnbench.plan import hours
 from cnnbench.runner import Runner
@@ -42,6 +42,12 @@ def add_parser(sub) -> None:
     block.add_argument("--train-subset", type=int, metavar="N")
     block.add_argument("--seed", type=int, default=0, help="round r trains with seed + r")
     block.add_argument("--order-seed", type=int, default=0, help="seeds the arms' order")
+    block.add_argument(
+        "--choices",
+        action="append",
+        metavar="BACKEND=TUNE.json",
+        help="a backend's settings chosen by `tune --write-choices` (repeatable)",
+    )
     block.add_argument("--results", default=str(DEFAULT_RESULTS), metavar="PATH")
     block.add_argument("--resume", action="store_true", help="continue this file's block")
     block.add_argument("--plan", action="store_true", help="print the order and stop")
@@ -55,6 +61,7 @@ def build(args) -> Block:
     if any(f < 1 for f in filters):
         raise BlockError(f"--filters {args.filters}: every width must be >= 1")
     block = Block(
+        choices=read_choices(args.choices or ()),
         arms=aa_arms(arms, aa),
         filters=tuple(filters),
         rounds=args.rounds,
@@ -88,6 +95,27 @@ def estimate(block: Block, todo, path: Path) -> float:
             estimators[key] = Estimator.build(*key[:1], block.device, key[1], records)
         total += estimators[key].seconds(unit.arm.label, unit.filters, images)
     return total
+
+
+def read_choices(texts) -> dict:
+    """`--choices BACKEND=FILE` values -> {backend: {path id: settings}}, each checked
+    against that backend's options; BlockError naming the one at fault."""
+    from cnnbench.backend import BACKENDS
+    from cnnbench.request import check_choices
+    from cnnbench.request import read_choices as read_file
+
+    found: dict = {}
+    for text in texts:
+        backend, sep, path = text.partition("=")
+        if not sep or backend not in BACKENDS:
+            raise BlockError(f"--choices {shown(text)}: expected BACKEND=TUNE.json, a backend "
+                             f"of {', '.join(BACKENDS)}")
+        if backend in found:
+            raise BlockError(f"--choices: {backend} given twice")
+        choices = read_file(path)
+        check_choices(choices, [backend])
+        found[backend] = choices
+    return found
 
 
 def _detect(text: str | None) -> float | None:

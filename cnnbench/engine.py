@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from pathlib import Path
 
 from cnnbench import results
 from cnnbench.driver import Driver
+from cnnbench.interrupt import die_with_parent
 
 HOST_RESOURCE = "cnnbench_host"  # one per node: a CPU shard takes a whole machine
 # Ray sets OMP_NUM_THREADS=1 in its workers (to the task's num_cpus); the timed process
@@ -102,17 +102,6 @@ class Shard:
         ]
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: a SIGKILL when the task's worker dies, so a lost task
-    leaves no orphan training on the device (Linux)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def _new_lines(path: Path, offset: int) -> tuple[list[dict], int]:
     """Complete lines appended since `offset`, and the new offset."""
     try:
@@ -139,7 +128,7 @@ def shard_events(shard: Shard, on_file: Sequence[dict]) -> Iterator[dict]:
         yield {"event": "started", "pid": os.getpid(), "host": socket.gethostname()}
         for backend, command in shard.commands(path):
             process = subprocess.Popen(
-                command, env=shard.environment(backend), preexec_fn=_die_with_parent
+                command, env=shard.environment(backend), preexec_fn=die_with_parent
             )
             while True:
                 finished = process.poll() is not None

@@ -198,6 +198,17 @@ def apart(new: Sequence[float], base: Sequence[float], drift_spread: float) -> R
     return Ratio(math.exp(centre), math.exp(centre - half), math.exp(centre + half), rounds, None)
 
 
+def mean_interval(values: Sequence[float]) -> tuple[float, float | None, float | None]:
+    """An additive quantity's mean over rounds (a share in %, say) and its 95% t interval;
+    no interval below two rounds."""
+    array = np.asarray(values, dtype=float)
+    mean = float(np.mean(array))
+    if len(array) < MIN_ROUNDS:
+        return mean, None, None
+    half = _t(len(array)) * float(np.std(array, ddof=1)) / math.sqrt(len(array))
+    return mean, mean - half, mean + half
+
+
 def normal_half(spread: float) -> float:
     """The half-width of a normal 95% interval of this standard deviation (log scale)."""
     return float(sp.norm.ppf(0.5 + LEVEL / 2)) * spread

@@ -24,6 +24,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from cnnbench.interrupt import die_with_parent
+
 SPAWNED = "CNNBENCH_SPAWNED"  # the wall-clock time the parent started this process
 
 
@@ -122,6 +124,7 @@ class ProcessWorker:
                 env=env,
                 text=True,
                 start_new_session=True,  # Ctrl-C goes to the block, which ends its workers
+                preexec_fn=die_with_parent,  # and a block killed outright takes them along
             )
         self.ready = self._read()
         return self.ready

@@ -22,6 +22,7 @@ MACHINE = {"backend": "torch", "device": "cpu", "device_kind": "cpu", "cpu_model
 MACHINE |= {"cpu_count": 2, "gpu": None, "gpu_driver": None, "host": "test"}
 BASE = {"torch:native": 40.0, "torch:keras-default": 52.0, "jax:native": 60.0}  # seconds
 BASE["torch:keras-default@3.16.0"] = 36.0  # a newer Keras, faster
+BASE |= {"torch:keras-tuned": 48.0, "torch:keras-loop": 45.0}
 
 
 class Machine:
@@ -317,3 +318,56 @@ def test_progress_says_how_long_is_left_once_every_arm_has_a_time(tmp_path):
     runs = [line for line in lines if line.startswith("[")]
     assert "left" not in runs[0] and "left)" in runs[4]
     assert runs[4].endswith("(about 3 min left)")  # 40 + 52 + 60 + 40 s to go
+
+
+def test_a_tunes_choices_reach_this_environments_arms_and_define_the_block():
+    from cnnbench.block import Unit
+
+    loop, older = parse_arm("torch:keras-loop"), parse_arm("torch:keras-loop@3.10.0")
+    plain = Block(arms=(loop, older), filters=(16,), rounds=2)
+    chosen = dataclasses.replace(plain, choices={"torch": {"keras-loop": {"loop": "compile"}}})
+    assert chosen.config(Unit(loop, 16), 0).settings == {"loop": "compile"}
+    assert chosen.config(Unit(older, 16), 0).settings is None  # another Keras: its own
+    assert plain.config(Unit(loop, 16), 0).settings is None
+    assert chosen.digest != plain.digest  # other settings, another experiment
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [("torch", "expected BACKEND=TUNE.json"), ("caffe={good}", "expected BACKEND=TUNE.json"),
+     ("torch={bad}", "--choices: keras-loop"), ("torch={missing}", "no such file")],
+)
+def test_bad_choices_stop_the_block_in_one_line(tmp_path, capsys, value, message):
+    from cnnbench.cli import main
+
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text('{"keras-loop": {"loop": "eager"}}')
+    bad.write_text('{"keras-loop": {"loop": "warp"}}')
+    value = value.format(good=good, bad=bad, missing=tmp_path / "none.json")
+    argv = ["block", "torch:keras-loop", "--choices", value, "--results", str(tmp_path / "b.jsonl")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_the_gpu_session_times_its_block_first_with_the_loops_tune(tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    where = Path(__file__).parent.parent / "benchmarks" / "gpu_session.py"
+    spec = importlib.util.spec_from_file_location("gpu_session", where)
+    gpu = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "gpu_session", gpu)  # its dataclasses look it up
+    spec.loader.exec_module(gpu)
+    names = [s.name for s in gpu.STAGES]
+    assert names[:2] == ["tune-torch-loop", "block-16"]  # the block before any sweep stage
+    session = gpu.Session(tmp_path, tmp_path, 100, "gpu", "full")
+    stage = gpu.STAGES[1]
+    command = session.command(stage)
+    assert command[2:4] == ["cnnbench", "block"] and "--choices" not in command
+    assert {"--aa", "--cold", "--resume"} <= set(command)
+    session.choices("torch").write_text('{"keras-loop": {"loop": "compile-graphs"}}')
+    assert f"torch={tmp_path / 'torch-choices.json'}" in session.command(stage)
+    arms = [parse_arm(a) for a in command[4:] if ":" in a and not a.startswith("-")]
+    assert {a.backend for a in arms} == {"jax", "torch"} and len(arms) == 6

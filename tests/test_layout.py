@@ -110,3 +110,15 @@ def test_the_tested_package_is_the_installed_one_when_ci_says_so():
 
     if os.environ.get("CNNBENCH_EXPECT_INSTALLED"):
         assert "site-packages" in cnnbench.__file__, cnnbench.__file__
+
+
+def test_every_module_has_its_line_in_the_layout_doc():
+    checkout = Path(__file__).parent.parent
+    doc = (checkout / "docs" / "layout.md").read_text()
+    listed = doc[doc.index("<!-- modules:start -->") : doc.index("<!-- modules:end -->")]
+    package = checkout / "cnnbench"
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        name = path.relative_to(package.parent).as_posix()
+        assert f"- `{name}`: " in listed, f"docs/layout.md lists no {name}"

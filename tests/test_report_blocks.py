@@ -51,7 +51,9 @@ def test_a_block_has_its_own_table_and_stays_out_of_the_session_tables(tmp_path)
 
 def test_the_verdict_from_a_block_gives_every_ratio_its_interval(tmp_path):
     data = frame(load([str(_full_block(tmp_path))]).runs)
-    (line,) = verdict_lines(data)
+    lines = verdict_lines(data)
+    assert len(lines) == 4 and all(part.startswith("  - ") for part in lines[1:])
+    line = " ".join(lines)
     assert "one block" in line and "6 rounds" in line and "A/A no difference found" in line
     assert "fastest torch keras-default@3.16.0 36" in line and "jax 1.68x [" in line
     assert "Keras `fit` at its best over native: torch 1.30x [" in line
@@ -134,3 +136,21 @@ def test_the_drift_between_sessions_is_measured_on_cells_timed_twice():
            {**cell("d", 30.0 / 1.2, "2026-01-03"), "filters": 8}]
     )
     assert session_drift(rows)["cpu"] == pytest.approx(math.log(1.2))  # the widest change
+
+
+def test_where_kerass_cost_lives_from_a_block_with_intervals(tmp_path):
+    from cnnbench.report.blocks import decomposition_lines
+
+    arms = [parse_arm(a) for a in ("torch:native", "torch:keras-default", "torch:keras-tuned",
+                                   "torch:keras-loop")]
+    path = tmp_path / "b.jsonl"
+    _run(Block(arms=tuple(arms), filters=(16,), rounds=6), path, Machine(drift=0.3, cv=0.01))
+    (line,) = decomposition_lines(frame(load([str(path)]).runs))
+    # cost 52 - 40 = 12 s: settings 4 (33%), trainer 3 (25%), layers 5 (42%)
+    ratio = float(line.split("Keras default ")[1].split("x")[0])
+    assert abs(ratio - 52 / 40) < 0.03 and "6 rounds" in line
+    for name, share in (("settings", 33), ("trainer", 25), ("layers", 42)):
+        text = line.split(f"{name} ")[1]
+        mean = float(text.split("%")[0])
+        low, high = map(float, text.split("[")[1].split("]")[0].split(", "))
+        assert low <= share <= high and abs(mean - share) < 8

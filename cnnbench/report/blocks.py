@@ -208,11 +208,13 @@ def verdict_lines(data: pd.DataFrame) -> list[str]:
             f"interleaved, noise floor {floor}{', DISTURBED' if s.disturbed else ''})"
         )
         fastest = by_arm[s.fastest]
-        parts = [f"fastest {s.fastest.replace(':', ' ')} {fastest.spread.median:.1f} s"]
+        lines.append(f"- {head}: fastest {s.fastest.replace(':', ' ')} "
+                     f"{fastest.spread.median:.1f} s.")
+        parts = []
         natives = [a for a in s.arms if a.path == "native" and a.arm != s.fastest]
         if natives:
             parts.append(
-                "natives over it: "
+                "Natives over it: "
                 + ", ".join(f"{a.backend} {_short(a.to_fastest)}" for a in natives)
             )
         best = {}
@@ -234,5 +236,44 @@ def verdict_lines(data: pd.DataFrame) -> list[str]:
                 newer.append(f"{a.backend} {_short(pair(mine, older))}")
         if newer:
             parts.append(f"Keras {version} `fit` over the block's own: " + ", ".join(newer))
-        lines.append(f"- {head}: " + "; ".join(parts) + ".")
+        lines += [f"  - {part}." for part in parts]
+    return lines
+
+
+def _share_text(values: list[float]) -> str:
+    """A share's mean over the rounds, with its 95% t interval (percentage points)."""
+    mean, low, high = stats.mean_interval(values)
+    return f"{mean:.0f}%" if low is None else f"{mean:.0f}% [{low:.0f}, {high:.0f}]"
+
+
+def decomposition_lines(data: pd.DataFrame) -> list[str]:
+    """Where Keras's cost lives, from blocks alone: per backend, Keras default over native
+    paired by round, and each round's split of that cost into what `fit`'s settings save
+    (default -> tuned), what the trainer costs (tuned -> the Keras loop) and what the
+    layers cost (the loop -> native), as a mean share with its interval over the rounds."""
+    lines = []
+    warm = data[data["block"].notna() & ~data["cold"] & (data["twin"] == 0)]
+    warm = warm[~warm["arm"].str.contains("@", regex=False)]  # this environment's Keras
+    for (block, filters, backend), runs in warm.groupby(["block", "filters", "backend"]):
+        times = runs.pivot_table(index="seed", columns="path", values="runtime_s")
+        if not {"keras default", "keras loop", "native"} <= set(times.columns):
+            continue
+        times = times.dropna(subset=["keras default", "keras loop", "native"])
+        tuned = times["keras tuned"] if "keras tuned" in times else times["keras default"]
+        tuned = tuned.fillna(times["keras default"])
+        cost = times["keras default"] - times["native"]
+        keep = cost > 0
+        if not keep.any():
+            continue
+        steps = {
+            "settings": (times["keras default"] - tuned)[keep] / cost[keep] * 100,
+            "trainer": (tuned - times["keras loop"])[keep] / cost[keep] * 100,
+            "layers": (times["keras loop"] - times["native"])[keep] / cost[keep] * 100,
+        }
+        ratio = stats.paired(times["keras default"].tolist(), times["native"].tolist())
+        split = ", ".join(f"{name} {_share_text(v.tolist())}" for name, v in steps.items())
+        lines.append(
+            f"- {backend}, {filters} filters (block {block}, {int(keep.sum())} rounds): Keras "
+            f"default {_short(ratio)} native; of that cost {split}."
+        )
     return lines

@@ -25,7 +25,7 @@ from cnnbench.estimate import published_json
 from cnnbench.experiment import LEARNING_RATE
 from cnnbench.files import regular_file, write_atomic
 from cnnbench.report import figures
-from cnnbench.report.blocks import block_tables, cold_lines
+from cnnbench.report.blocks import block_tables, cold_lines, decomposition_lines
 from cnnbench.report.compare import changes, compare, mismatch, session_drift
 from cnnbench.report.costs import parse_prices, with_costs
 from cnnbench.report.fields import ReportError
@@ -149,7 +149,7 @@ def _check_args(args) -> None:
 
 
 # what a document may hold, optionally
-BLOCKS = ("verdict", "targets", "targets-table", "versions")
+BLOCKS = ("verdict", "targets", "targets-table", "versions", "block-decomposition")
 
 
 def versions_markdown(data) -> str:
@@ -169,6 +169,10 @@ def update_blocks(path: Path, data, blocks=None) -> None:
         ),
         "targets-table": targets_markdown,
         "versions": versions_markdown,
+        "block-decomposition": lambda runs: "\n".join(
+            decomposition_lines(blocks if blocks is not None else runs.iloc[:0])
+        )
+        or "No block has timed every path of a backend yet.",
     }
     for name in BLOCKS:
         update_block(path, render[name](data), name, optional=True)

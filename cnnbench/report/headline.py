@@ -31,7 +31,8 @@ class Summary(NamedTuple):
 
 def headline_markdown(data: pd.DataFrame, figure: str | None) -> str:
     """Full-length runtimes beside the 2017 ones: one row per backend, device and path, one
-    column per width; the fastest of each width on each kind of device in bold."""
+    column per width. No cell is marked fastest: the rows were timed in separate sessions,
+    and ranking them is the blocks' job (`verdict_markdown`)."""
     sweep = data[data["full_length"] & (data["learning_rate"] == LEARNING_RATE)]
     if sweep.empty:
         return "No full-length runs yet."
@@ -39,8 +40,9 @@ def headline_markdown(data: pd.DataFrame, figure: str | None) -> str:
     usual = int(counts.mode().max())  # the rounds most cells have
     lines = [
         f"Full training, {length_title(tuple(FULL_LENGTH))}, lr {LEARNING_RATE}: median "
-        f"seconds over the rounds (most cells {usual}; † fewer) and validation accuracy; "
-        "**bold**: the fastest of that width on that kind of device."
+        f"seconds over the rounds (most cells {usual}; † fewer) and validation accuracy. Each "
+        "backend's rows come from its own sessions: per-session figures, not a ranking (a "
+        "shared machine drifts ×0.77 to ×1.40 between sessions; the verdict's blocks rank)."
     ]
 
     def render(runs: pd.DataFrame) -> Summary:
@@ -48,24 +50,16 @@ def headline_markdown(data: pd.DataFrame, figure: str | None) -> str:
         return Summary(seconds, accuracy, len(runs), runs["kind"].iloc[0])
 
     values, rows = pivot(sweep, "filters", render)
-    fastest = {}  # (column, kind) -> row index
-    for i in range(len(values)):
-        for j, row in enumerate(rows):
-            cell = row.cells[i]
-            best = fastest.get((i, cell.kind)) if cell else None
-            if cell and (best is None or cell.seconds < rows[best].cells[i].seconds):
-                fastest[(i, cell.kind)] = j
     lines += ["", "| Backend · device · path | " + " | ".join(map(str, values)) + " |"]
     lines.append("|---|" + "---:|" * len(values))
-    for j, row in enumerate(rows):
+    for row in rows:
         cells = []
-        for i, cell in enumerate(row.cells):
+        for cell in row.cells:
             if cell is None:
                 cells.append(MISSING)
                 continue
             mark = "†" if cell.rounds < usual else ""
-            text = f"{cell.seconds:.1f}{mark} ({cell.accuracy:.3f})"
-            cells.append(f"**{text}**" if fastest.get((i, cell.kind)) == j else text)
+            cells.append(f"{cell.seconds:.1f}{mark} ({cell.accuracy:.3f})")
         lines.append(f"| {markdown(row.label)} | " + " | ".join(cells) + " |")
     for kind in ("cpu", "gpu"):
         refs = [REFERENCE_2017.get(f) for f in values]
