@@ -18,5 +18,6 @@ export PYTHONUNBUFFERED=1 CNNBENCH_COMMIT="$(git rev-parse HEAD)"
 {
   echo "=== $(date -u +%FT%TZ) commit $CNNBENCH_COMMIT $*"
   python -m cnnbench block "$@" --results "reports/blocks/$NAME.jsonl" --resume
-  echo "=== $(date -u +%FT%TZ) end, exit status $?"
+  status=$?  # before $(date) resets it
+  echo "=== $(date -u +%FT%TZ) end, exit status $status"
 } >>"reports/logs/$NAME.log" 2>&1

@@ -129,13 +129,15 @@ def test_the_whole_report_renders(tmp_path):
 
 def test_every_figure_in_the_readme_and_targets_doc_is_the_render(tmp_path):
     """README's verdict, headline and targets and docs/targets.md's table are rendered from
-    reports/runs/ (tox -e report): rendered again here, they are the same bytes."""
+    reports/runs/ and reports/blocks/ (tox -e report): rendered again here, they are the
+    same bytes."""
     import shutil
 
     root = Path(__file__).resolve().parents[1]
     shutil.copy(root / "README.md", tmp_path / "README.md")
     shutil.copy(root / "docs" / "targets.md", tmp_path / "targets.md")
-    argv = [str(root / "reports" / "runs"), "--out", str(tmp_path / "reports")]
+    argv = [str(root / "reports" / "runs"), str(root / "reports" / "blocks")]
+    argv += ["--out", str(tmp_path / "reports")]
     argv += ["--readme", str(tmp_path / "README.md"), "--doc", str(tmp_path / "targets.md")]
     with open(os.devnull, "w") as quiet:
         assert cli.main(argv, console=Console(file=quiet)) == 0
