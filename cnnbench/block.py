@@ -42,10 +42,9 @@ from cnnbench import checks
 from cnnbench.backend import BACKENDS
 from cnnbench.experiment import BATCH_SIZE, LEARNING_RATE
 from cnnbench.precision import PRECISIONS
-from cnnbench.records import IMPLS, RunConfig, path_label
+from cnnbench.records import VARIANTS, RunConfig, path_label, variant_id
 
-PATHS = {"keras-default": ("keras", "default"), "keras-tuned": ("keras", "tuned")}
-PATHS.update({impl: (impl, None) for impl in IMPLS if impl != "keras"})
+PATHS = {variant_id(*variant): variant for variant in VARIANTS}  # the suite's path ids
 
 
 class BlockError(ValueError):

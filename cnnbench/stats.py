@@ -72,13 +72,15 @@ class Ratio:
             return f"{self.value:.{digits}f}x (one round, no interval)"
         return f"{self.value:.{digits}f}x [{self.low:.{digits}f}, {self.high:.{digits}f}]"
 
-    def verdict(self, subject: str = "") -> str:
+    @property
+    def half_pct(self) -> float | None:
+        """How far the interval reaches from 1, in %: what a "no difference" could hide."""
+        return max(1 - self.low, self.high - 1) * 100 if self.known else None
+
+    def verdict(self) -> str:
         """'no difference found (±N%)' where the interval holds 1, else the ratio."""
-        if not self.known:
-            return self.text()
-        if self.holds(1.0):
-            half = max(1 - self.low, self.high - 1) * 100
-            return f"no difference found (±{half:.0f}%)"
+        if self.known and self.holds(1.0):
+            return f"no difference found (±{self.half_pct:.0f}%)"
         return self.text()
 
 

@@ -142,3 +142,13 @@ def test_blocks_of_other_widths_are_refused_in_one_line(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no cell is on both sides" in err
+
+
+def test_two_sides_of_one_block_are_compared_paired(tmp_path):
+    from test_block import Machine as FakeMachine
+    from test_block import _block, _run
+
+    path = tmp_path / "block.jsonl"
+    _run(_block(), path, FakeMachine(drift=0.3))
+    code, text = _compare(path, path, "--fail-above", "5", tmp_path=tmp_path)
+    assert code == 0 and "paired (one block)" in text and "separate sessions" not in text

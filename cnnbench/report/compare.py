@@ -31,6 +31,7 @@ from rich.table import Table
 from cnnbench import stats
 from cnnbench.estimate import published_drift
 from cnnbench.experiment import FULL_LENGTH
+from cnnbench.report.blocks import pair
 from cnnbench.report.grid import length_title, row_labels
 from cnnbench.stats import CELL_KEYS, LENGTH_KEYS, ROW_KEYS
 
@@ -58,7 +59,7 @@ class Change:
             return "slower"
         if r.high < 1:
             return "faster"
-        return f"no change found (±{max(1 - r.low, r.high - 1) * 100:.0f}%)"
+        return f"no change found (±{r.half_pct:.0f}%)"
 
     def regressed(self, threshold: float) -> bool:
         bound = 1 + threshold / 100
@@ -72,9 +73,7 @@ def _paired(new: pd.DataFrame, base: pd.DataFrame) -> stats.Ratio | None:
     blocks = set(new["block"].dropna()) | set(base["block"].dropna())
     if len(blocks) != 1 or new["block"].isna().any() or base["block"].isna().any():
         return None
-    a, b = new.set_index("seed")["runtime_s"], base.set_index("seed")["runtime_s"]
-    rounds = sorted(set(a.index) & set(b.index))
-    return stats.paired(a[rounds].tolist(), b[rounds].tolist()) if rounds else None
+    return pair(new, base)
 
 
 def changes(new: pd.DataFrame, base: pd.DataFrame, drift: dict[str, float]) -> list[Change]:
