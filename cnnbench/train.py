@@ -33,6 +33,7 @@ from cnnbench import backend as backends
 from cnnbench import native, precision, profiles
 from cnnbench.analytic import run_bytes, train_flops_per_sample
 from cnnbench.data import Mnist, load
+from cnnbench.epochclock import EpochClock
 from cnnbench.experiment import EVAL_BATCH_SIZE
 from cnnbench.model import build_model
 from cnnbench.records import HISTORY_KEYS, Measured, RunConfig, RunResult
@@ -44,18 +45,22 @@ class EpochTimer(keras.callbacks.Callback):
 
     Keras turns the epoch's logs into Python floats before `on_epoch_end`, which
     waits for the device, so the clock is read after the work is done.
+    The epoch's CPU, steal and busy seconds go beside it (`cnnbench.epochclock`).
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.seconds: list[float] = []
+        self.clock = EpochClock()
         self._start = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
+        self.clock.start()
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._start)
+        self.clock.stop()
         if logs is not None:
             logs["epoch_seconds"] = self.seconds[-1]
 
@@ -215,6 +220,7 @@ class KerasRun(Prepared):
             runtime = time.perf_counter() - start
         history = {key: [float(v) for v in fit.history[key]] for key in HISTORY_KEYS}
         history["epoch_seconds"] = timer.seconds
+        history.update(timer.clock.history())
         settings = {
             **self.settings,
             "resolved": {  # what Keras made of them

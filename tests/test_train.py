@@ -4,7 +4,7 @@ import math
 import pytest
 
 from cnnbench import backend as backends
-from cnnbench import profiles
+from cnnbench import epochclock, profiles
 from cnnbench.records import RunConfig, RunResult
 from cnnbench.train import prepare, run
 
@@ -59,7 +59,15 @@ def test_one_epoch_on_real_mnist_learns(mnist, backend):
     assert d["val_accuracy"] >= 0.96  # one epoch lands near 0.97 on this model
     assert d["test_error"] == pytest.approx(1 - d["test_accuracy"])
     assert d["test_error"] <= 0.05
-    assert set(d["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"}
+    assert set(d["history"]) == {
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "epoch_seconds",
+        *epochclock.KEYS,
+    }
+    assert 0 < d["history"]["epoch_cpu_seconds"][0] <= 2.5 * d["history"]["epoch_seconds"][0]
     assert all(len(v) == 1 for v in d["history"].values())
     assert d["first_epoch_s"] == d["history"]["epoch_seconds"][0] <= d["runtime_s"]
     assert d["steady_epoch_s"] is None and d["samples_per_s"] is None  # one epoch: no steady state

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from cnnbench.epochclock import EpochClock
 from cnnbench.records import HISTORY_KEYS
 
 
@@ -70,14 +71,17 @@ def fit(
         callback.set_params({"epochs": len(orders), "steps": steps, "verbose": 0})
         callback.on_train_begin()
     history: dict[str, list[float]] = {key: [] for key in (*HISTORY_KEYS, "epoch_seconds")}
+    clock = EpochClock()
     start = time.perf_counter()
     for epoch, order in enumerate(orders):
         for callback in callbacks:
             callback.on_epoch_begin(epoch)
+        clock.start()
         epoch_start = time.perf_counter()
         loss, correct = trainer.train_epoch(order)
         val_loss, val_accuracy = evaluate(trainer, "val", eval_batch_size)  # waits
         history["epoch_seconds"].append(time.perf_counter() - epoch_start)
+        clock.stop()
         logs = {
             "loss": float(loss) / len(order),
             "accuracy": float(correct) / len(order),
@@ -90,6 +94,7 @@ def fit(
         for callback in callbacks:
             callback.on_epoch_end(epoch, logs)
     runtime = time.perf_counter() - start
+    history.update(clock.history())
     for callback in callbacks:
         callback.on_train_end()
     return history, runtime
