@@ -8,7 +8,7 @@
 #   NAME=cpu-16 benchmarks/block.sh tensorflow:native torch:native jax:native \
 #       --aa torch:native --filters 16 --rounds 6
 set -u
-: "${NAME:?NAME must name the block's files}"
+: "${NAME:?NAME must name the files of the block}"
 if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
   echo "block.sh: the checkout has uncommitted changes; run it from a worktree of a commit" >&2
   exit 2
