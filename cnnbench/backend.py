@@ -248,7 +248,7 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _nvidia_driver() -> str | None:
+def gpu_driver() -> str | None:
     if shutil.which("nvidia-smi") is None:
         return None
     cmd = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
@@ -277,7 +277,7 @@ def machine_info(backend: str, device: str) -> dict:
         "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "gpu": device if gpu else None,
-        "gpu_driver": _nvidia_driver() if gpu else None,
+        "gpu_driver": gpu_driver() if gpu else None,
         "host": platform.node(),
         "versions": library_versions(backend),
     }

@@ -179,7 +179,8 @@ def _check_paths(args) -> None:
     for flag in ("json", "results", "write_choices"):
         target = getattr(args, flag, None)
         if target is not None:
-            check_writable(target, f"--{flag.replace('_', '-')}")
+            # --json and --write-choices are replaced whole; --results is appended to
+            check_writable(target, f"--{flag.replace('_', '-')}", replace=flag != "results")
     if getattr(args, "results", None) is not None:
         from cnnbench import results
 

@@ -52,11 +52,13 @@ def regular_file(path: str | Path, flag: str) -> bool:
     return True
 
 
-def check_writable(path: str | Path, flag: str) -> None:
+def check_writable(path: str | Path, flag: str, replace: bool = False) -> None:
     """PathError unless a file can be written at `path`; nothing is left behind.
 
     An existing file must be a regular file open for appending; a new one needs its
     nearest existing folder to take a file (the writer creates the folders between).
+    A file that will be replaced whole (`replace`: `write_atomic` writes a new file beside
+    it, then renames) needs its folder to take a new file even where the file exists.
     """
     target = Path(path)
     if regular_file(target, flag):
@@ -65,7 +67,8 @@ def check_writable(path: str | Path, flag: str) -> None:
                 pass
         except OSError as err:
             raise PathError(f"{flag} {path}: cannot write there ({err.strerror})") from None
-        return
+        if not replace:
+            return
     folder = target.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent

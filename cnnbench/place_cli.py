@@ -20,9 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from cnnbench import experiment, options, place
-from cnnbench.backend import BACKENDS, hide_gpus, quiet
+from cnnbench.backend import BACKENDS, gpu_driver, hide_gpus, quiet
 from cnnbench.errors import UsageError
 from cnnbench.estimate import published, published_machine
+from cnnbench.files import check_writable, write_atomic
 
 
 def add_parser(sub) -> None:
@@ -81,6 +82,10 @@ def run(args, console: Console | None = None) -> int:
     machine = published_machine(args.device)
     if machine is None:
         raise UsageError(f"no published {args.device} runs to place this machine against")
+    if args.json:
+        check_writable(args.json, "--json", replace=True)  # before minutes of probes, not after
+    if args.device == "gpu" and gpu_driver() is None:
+        raise UsageError("--device gpu: this machine shows no GPU (nvidia-smi finds none)")
     start, probes = time.monotonic(), []
     with tempfile.TemporaryDirectory(prefix="cnnbench-place-") as tmp:
         for backend in backends:
@@ -95,6 +100,8 @@ def run(args, console: Console | None = None) -> int:
                 console.print(f"cnnbench: {backend}: probes failed ({last}); left out")
                 continue
             probes += [place.Probe(*row) for row in json.loads(out.read_text())]
+    if not probes:
+        raise UsageError(f"no backend's probes ran on this {args.device}; nothing to place")
     measured = place.ratios(probes, args.device)
     cells = published_cells(args.device)
     predictions = place.predict(measured, cells)
@@ -127,7 +134,7 @@ def run(args, console: Console | None = None) -> int:
             "probes": [p.__dict__ for p in probes],
             "cells": [p.__dict__ for p in predictions],
         }
-        Path(args.json).write_text(json.dumps(payload, indent=1) + "\n")
+        write_atomic(Path(args.json), json.dumps(payload, indent=1) + "\n")
     return 0 if predictions else 1
 
 

@@ -64,3 +64,45 @@ def test_regular_file_says_whether_it_exists(tmp_path):
     assert regular_file(tmp_path / "none", "--x") is False
     (tmp_path / "f").write_text("")
     assert regular_file(tmp_path / "f", "--x") is True
+
+
+def _folder_refuses_new_files(monkeypatch, folder):
+    """A folder that takes no new file while its files stay writable (root ignores modes)."""
+    import tempfile
+
+    real = tempfile.NamedTemporaryFile
+
+    def refusing(*args, dir=None, **kwargs):
+        if dir is not None and os.path.samefile(dir, folder):
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr("cnnbench.files.tempfile.NamedTemporaryFile", refusing)
+
+
+def test_a_file_replaced_whole_needs_a_folder_that_takes_a_new_file(tmp_path, monkeypatch):
+    existing = tmp_path / "out.json"
+    existing.write_text("{}")
+    _folder_refuses_new_files(monkeypatch, tmp_path)
+    check_writable(existing, "--results")  # appended to: the file itself is enough
+    with pytest.raises(PathError, match=r"^--json .*out.json: cannot write there \(Perm"):
+        check_writable(existing, "--json", replace=True)  # write_atomic needs the folder
+
+
+@pytest.mark.parametrize("flag", ["--json", "--write-choices"])
+def test_run_and_tune_check_a_replaced_output_before_training(flag, tmp_path, monkeypatch, capsys):
+    from cnnbench import cli
+
+    existing = tmp_path / "out.json"
+    existing.write_text("{}")
+    _folder_refuses_new_files(monkeypatch, tmp_path)
+
+    def loaded(*args, **kwargs):
+        raise AssertionError("MNIST loaded (training began) before the outputs were checked")
+
+    monkeypatch.setattr("cnnbench.data.load", loaded)
+    command = "tune" if flag == "--write-choices" else "run"
+    assert cli.main([command, flag, str(existing), "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{flag} {existing}: cannot write there" in err
+    assert existing.read_text() == "{}"

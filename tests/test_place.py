@@ -136,3 +136,70 @@ def test_the_published_placement_check_is_rendered_from_its_committed_runs():
     text, start, end = block(root / "docs" / "place.md", "place-error")
     assert text[start:end].strip() == validation(root / "reports" / "placement").strip()
     assert "over 12 cells" in text[start:end]  # a narrow and a wide width, two paths, each backend
+
+
+def _no_probing(monkeypatch):
+    import cnnbench.place_cli as place_cli
+
+    def probed(*args, **kwargs):
+        raise AssertionError("probed before the arguments were checked")
+
+    monkeypatch.setattr(place_cli.subprocess, "run", probed)
+    return place_cli
+
+
+def test_an_unwritable_json_path_is_refused_before_any_probe(tmp_path, monkeypatch, capsys):
+    _no_probing(monkeypatch)
+    (tmp_path / "file").write_text("")
+    assert main(["place", "--backends", "torch", "--json", str(tmp_path / "file" / "p.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--json" in err and "cannot write there" in err
+
+
+def test_a_gpu_placement_without_a_gpu_is_refused_before_any_probe(monkeypatch, capsys):
+    place_cli = _no_probing(monkeypatch)
+    monkeypatch.setattr(place_cli, "gpu_driver", lambda: None)
+    assert main(["place", "--device", "gpu", "--backends", "torch"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "shows no GPU" in err
+
+
+def test_a_placement_whose_probes_all_failed_writes_nothing(tmp_path, monkeypatch, capsys):
+    import subprocess
+
+    import cnnbench.place_cli as place_cli
+
+    failed = subprocess.CompletedProcess([], 1, "", "RuntimeError: no device\n")
+    monkeypatch.setattr(place_cli.subprocess, "run", lambda *a, **k: failed)
+    out = tmp_path / "place.json"
+    assert main(["place", "--backends", "torch,jax", "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no backend's probes ran" in err and not out.exists()
+
+
+def test_the_machines_standing_is_the_median_of_its_ratios():
+    made = [place.Prediction("torch", "native", f, 1.0, r, r, r, r) for f, r in
+            ((8, 1.0), (16, 1.1), (32, 3.0))]  # fmt: skip
+    assert place.standing(made) == {"torch": 1.1}  # not the mean (1.7), not the worst
+
+
+def test_a_short_run_in_the_check_folder_is_not_taken_for_a_full_one(tmp_path, capsys):
+    folder = tmp_path / "placement"
+    _torch_placement(folder)
+    runs = [json.loads(line) for line in (FIXTURES / "matrix.jsonl").read_text().splitlines()[:5]]
+    native16 = next(
+        r for r in runs if r["result"]["filters"] == 16 and r["result"]["impl"] == "native"
+    )
+    short = json.loads(json.dumps(native16))
+    short["benchmark"] = native16["benchmark"].replace("-r0]", "-r9]")
+    short["round"] = 9
+    result = short["result"]
+    result.update(epochs=2, runtime_s=3.0, seed=9)
+    result["history"] = {key: values[:2] for key, values in result["history"].items()}
+    for key in ("val_accuracy", "val_loss"):
+        result[key] = result["history"][key][-1]
+    lines = [json.dumps(r) for r in (*runs, short)]
+    (folder / "full-torch.jsonl").write_text("\n".join(lines) + "\n")
+    text = validation(folder, "cpu")
+    row = next(line for line in text.splitlines() if line.startswith("| torch | native | 16 |"))
+    assert "| 14.0 |" in row  # the full-length run's seconds, the 2-epoch run's left out

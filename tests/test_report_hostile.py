@@ -215,3 +215,19 @@ def test_a_gate_that_compared_nothing_fails(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "the gate compared nothing" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_a_refused_line_that_resume_redid_is_skipped_with_a_note(tmp_path):
+    """--resume redoes a run whose line the report refuses (runtime NaN) and appends the
+    new one; the report then skips the old line, saying so, instead of refusing the file."""
+    records = copy.deepcopy(RECORDS)
+    bad = copy.deepcopy(records[0])
+    bad["result"]["runtime_s"] = float("nan")
+    path = _write(tmp_path, [bad, *records])
+    code, text, out = _report(tmp_path, path)
+    assert code == 0, text
+    summary = (out / "summary.md").read_text()
+    assert "runs.jsonl:1: runtime\\_s is nan" in summary and "redone at line 2" in summary
+    alone = _write(tmp_path, [*records, bad], "alone.jsonl")  # nothing redid it: refused
+    code, _, _ = _report(tmp_path, alone)
+    assert code == 2
