@@ -121,3 +121,4 @@ def test_the_timed_process_gets_the_driver_s_threads_not_ray_s(monkeypatch):
     mine = engine.Shard(1, 1, ("jax",), (), "benchmarks", "cpu", (("OMP_NUM_THREADS", "2"),))
     assert mine.environment("torch")["OMP_NUM_THREADS"] == "2"
     assert mine.environment("torch")["KERAS_BACKEND"] == "torch"
+

@@ -151,3 +151,23 @@ def test_a_warm_up_adds_its_width_and_keeps_the_others_on_file():
     est.add([warmup])
     assert est.seconds("native", 64, 550000) == pytest.approx(400.0)  # still the file's
     assert est.seconds("native", 8, 1000) == pytest.approx(0.1)  # the warm-up's own width
+
+
+def test_a_machines_price_beats_its_kinds_and_to_099_is_priced_at_its_own_time():
+    import pandas as pd
+
+    from cnnbench.report.costs import with_costs
+
+    data = pd.DataFrame(
+        {
+            "machine": ["H100", "H200", "Xeon"],
+            "kind": ["gpu", "gpu", "cpu"],
+            "runtime_s": [3600.0, 3600.0, 7200.0],
+            "time_to_0_99": [1800.0, 900.0, None],
+        }
+    )
+    out = with_costs(data, {"gpu": 2.0, "H100": 3.6})
+    assert out["dollars"].tolist()[:2] == [3.6, 2.0]  # H100's own price, H200 the kind's
+    assert pd.isna(out["dollars"].tolist()[2])  # no price for the CPU: no dollars, never 0
+    assert out["dollars_to_0_99"].tolist()[:2] == [1.8, 0.5]  # the time it took to get there
+    assert pd.isna(out["dollars_to_0_99"].tolist()[2])

@@ -2,6 +2,7 @@
 killed by a signal read as a success, a zero option dropped on its way to the shards,
 two names of one file, a Keras version that would split a table."""
 
+import json
 import os
 
 import pytest
@@ -86,3 +87,49 @@ def test_another_keras_or_device_is_another_round(tmp_path):
     gpu["result"]["device"] = "H100"
     assert driver.take(first) and driver.take(newer) and driver.take(gpu)
     assert len(results.read(path)) == 3
+
+
+class _Cluster:
+    """A fake Ray module: what `cluster_resources()` answers is all devices() reads."""
+
+    def __init__(self, **resources):
+        self.resources = resources
+
+    def cluster_resources(self):
+        return dict(self.resources)
+
+
+def test_devices_counts_gpus_for_a_gpu_plan_and_hosts_for_a_cpu_one():
+    cluster = _Cluster(GPU=4.0, CPU=64.0, **{engine.HOST_RESOURCE: 2.0})
+    assert engine.devices(cluster, "gpu") == 4
+    assert engine.devices(cluster, "cpu") == 2  # one shard a host, not one a core
+
+
+@pytest.mark.parametrize(
+    "kind, resources, message",
+    [
+        ("gpu", {"CPU": 64.0}, "the Ray cluster has no GPU"),
+        ("cpu", {"CPU": 64.0}, f"no node offering the {engine.HOST_RESOURCE} resource"),
+    ],
+)
+def test_a_cluster_without_the_devices_is_one_line(kind, resources, message):
+    with pytest.raises(engine.EngineError, match=message) as err:
+        engine.devices(_Cluster(**resources), kind)
+    assert "\n" not in str(err.value)
+
+
+def test_a_shards_half_written_last_line_waits_for_its_end(tmp_path):
+    """The shard's file is read while its pytest writes: a line without its newline yet is
+    left for the next read, never parsed half (or lost)."""
+    from cnnbench.engine import _new_lines
+
+    path = tmp_path / "shard.jsonl"
+    whole, half = json.dumps({"round": 0}) + "\n", json.dumps({"round": 1})
+    path.write_text(whole + half[:7])
+    lines, offset = _new_lines(path, 0)
+    assert lines == [{"round": 0}] and offset == len(whole)
+    with open(path, "a") as f:
+        f.write(half[7:] + "\n")
+    lines, offset = _new_lines(path, offset)
+    assert lines == [{"round": 1}] and offset == path.stat().st_size
+    assert _new_lines(tmp_path / "not-yet.jsonl", 0) == ([], 0)

@@ -246,3 +246,25 @@ def test_the_job_array_files_cut_as_many_shards_as_they_run():
     assert spec["completionMode"] == "Indexed"
     assert spec["completions"] == spec["parallelism"] == int(env["SHARDS"])
     assert '--shard "$SHARDS" --resume' in spec["template"]["spec"]["containers"][0]["args"][0]
+
+
+def test_a_learning_rate_path_the_filter_sweep_skips_keeps_its_lr_01_run():
+    runs = plan.plan(_spec(variants=PATHS[2:], lr_variants=PATHS[:1], rounds=1))
+    names = [r.name for r in runs]
+    assert "test_learning_rate[keras-default-0.1-r0]" in names  # no 16-filter twin of it
+    assert "test_learning_rate[keras-default-0.01-r0]" in names
+
+
+def test_a_tuned_path_that_is_the_default_gets_no_learning_rate_runs(monkeypatch):
+    monkeypatch.setitem(profiles.KERAS["tuned"]["jax"], "cpu", {})
+    runs = plan.plan(_spec(lr_variants=PATHS[:2], rounds=1))
+    assert [r for r in runs if r.test == "test_learning_rate"]  # the default's are there
+    assert not [r for r in runs if r.variant == ("keras", "tuned")]
+
+
+def test_the_makespan_is_the_longest_shard_even_when_it_is_not_the_first():
+    costs = {8: 5.0, 16: 4.0, 32: 4.0}
+    runs = [Planned("jax", "test_filters", PATHS[2], f, 0.1, 0) for f in costs]
+    seconds = lambda run: costs[run.filters]  # noqa: E731
+    assert plan.loads(runs, 2, seconds) == [5.0, 8.0]  # the 5 s run first, then two of 4 s
+    assert plan.makespan(runs, 2, seconds) == 8.0

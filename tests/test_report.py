@@ -429,3 +429,24 @@ def test_a_versions_cell_shows_the_newer_keras_seconds_first(tmp_path):
     cell = next(c for r in table.rows for c in r.cells if c is not None)
     new, old = cell.long.split("(", 1)[1].split(" s vs ")
     assert float(new) < float(old.split(" s")[0])  # the newer ran 0.8x: its seconds first
+
+
+def test_the_fit_settings_share_keeps_its_sign():
+    """What tuning `fit` saves is default - tuned: positive when tuned is faster, negative
+    when the tuned settings made it slower; the three shares always add up to 100."""
+    import pandas as pd
+
+    from cnnbench.report.decompose import decomposition
+
+    def runs(tuned):
+        base = {"kind": "cpu", "machine": "Xeon ×2", "backend": "torch", "precision": "fp32",
+                "keras": "3.15.1", "epochs": 10, "train_samples": 55000, "batch_size": 50,
+                "learning_rate": 0.1, "filters": 16, "sweep": "s"}  # fmt: skip
+        times = {"keras default": 33.0, "keras tuned": tuned, "keras loop": 15.0, "native": 11.0}
+        return pd.DataFrame([{**base, "path": p, "runtime_s": t} for p, t in times.items()])
+
+    faster = decomposition(runs(27.0)).iloc[0]
+    assert round(faster["settings"], 1) == 27.3  # (33 - 27) / (33 - 11)
+    slower = decomposition(runs(35.0)).iloc[0]
+    assert round(slower["settings"], 1) == -9.1  # (33 - 35) / 22
+    assert round(slower["settings"] + slower["trainer"] + slower["layers"], 6) == 100

@@ -89,6 +89,11 @@ def test_native_tuned_and_the_keras_loop_learn_like_keras_default(mnist, backend
     assert result["profile"] == ("tuned" if impl == "keras" else None)
     assert result["params"] == 52258
     assert result["val_accuracy"] >= 0.96  # the same floor as the Keras default path
+    # training accuracy and loss over the epoch's batches, each counted once: an epoch that
+    # starts from chance averages below its end (validation), far above chance
+    train_accuracy, train_loss = result["history"]["accuracy"][0], result["history"]["loss"][0]
+    assert 0.85 < train_accuracy < result["val_accuracy"] + 0.01
+    assert 0.05 < train_loss < 0.5
     chosen = profiles.for_run(RunConfig(impl=impl, profile=profile), backend, "cpu")
     assert {key: result["settings"][key] for key in chosen} == chosen  # what ran is recorded
     if impl == "keras":  # ... and is what Keras made of it, not its defaults
