@@ -3,11 +3,12 @@
     python -m cnnbench block torch:native tensorflow:native jax:keras-tuned \\
         --filters 16 --rounds 6 --aa torch:native --results reports/blocks/cpu-16.jsonl
 
-An *arm* is a backend, a path and a Keras version (and a precision):
-`torch:keras-default`, `jax:native`, `torch:keras-default@3.16.0.dev2026102704`,
-`jax:native/bf16`. A block times every arm at every width once a round, one run at a
-time, in an order that changes each round: round r of each cycle of n rounds (n units,
-a unit being an arm at a width) is a seeded random order rotated r places, so over a
+An *arm* is a backend, a path and a Keras version (and a precision, and the commit whose
+code it runs, `cnnbench.commits`): `torch:keras-default`, `jax:native`,
+`torch:keras-default@3.16.0.dev2026102704`, `jax:native/bf16`, `torch:native#v0.4`.
+A block times every arm at every width once a round, one run at a time, in an order
+that changes each round: round r of each cycle of n rounds (n units, a unit being an arm
+at a width) is a seeded random order rotated r places, so over a
 cycle every unit takes every place once and no two units keep their neighbours from
 cycle to cycle. Every arm runs in its own long-lived worker process (`cnnbench.worker`),
 warm: one epoch at every width it will time, at the timed run's own length, so every
@@ -37,6 +38,7 @@ import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cnnbench import checks
 from cnnbench.backend import BACKENDS
@@ -58,11 +60,13 @@ class Arm:
     keras: str | None = None  # None: this environment's Keras
     precision: str = "fp32"
     twin: int = 0  # 1: the A/A arm's second copy
+    commit: str | None = None  # another commit's code (`cnnbench.commits`); None: this one's
 
     @property
     def name(self) -> str:
         text = f"{self.backend}:{self.path}"
         text += f"@{self.keras}" if self.keras else ""
+        text += f"#{self.commit}" if self.commit else ""
         text += f"/{self.precision}" if self.precision != "fp32" else ""
         return text + (" (A/A twin)" if self.twin else "")
 
@@ -84,10 +88,14 @@ class Arm:
         return path_label(*self.variant)
 
 
-def parse_arm(text: str) -> Arm:
-    """`backend:path[@keras][/precision]` as an Arm; BlockError naming it otherwise."""
+def parse_arm(text: str, repo: Path | None = None) -> Arm:
+    """`backend:path[@keras][#rev][/precision]` as an Arm; BlockError naming it otherwise.
+    A revision is resolved in the checkout at `repo` (default: the current folder)."""
     shown = text if len(text) <= 60 else text[:59] + "…"
-    rest, _, precision = text.partition("/")
+    rest, _, precision = text.rpartition("/")
+    if not rest or "#" in precision or "@" in precision:  # no precision (a rev may hold '/')
+        rest, precision = text, ""
+    rest, _, rev = rest.partition("#")
     rest, _, keras = rest.partition("@")
     backend, _, path = rest.partition(":")
     if backend not in BACKENDS:
@@ -96,8 +104,10 @@ def parse_arm(text: str) -> Arm:
         raise BlockError(f"arm {shown!r}: unknown path (one of {', '.join(PATHS)})")
     if precision and precision not in PRECISIONS:
         raise BlockError(f"arm {shown!r}: unknown precision (one of {', '.join(PRECISIONS)})")
-    if "@" in text and not keras:
+    if "@" in text.partition("#")[0] and not keras:
         raise BlockError(f"arm {shown!r}: '@' names a Keras version, and none follows")
+    if "#" in text and not rev:
+        raise BlockError(f"arm {shown!r}: '#' names a commit, and none follows")
     if keras:
         from cnnbench.envs import EnvError, check_version
 
@@ -105,7 +115,15 @@ def parse_arm(text: str) -> Arm:
             keras = check_version(keras)
         except EnvError as err:
             raise BlockError(f"arm {shown!r}: {err}") from None
-    return Arm(backend, path, keras or None, precision or "fp32")
+    commit = None
+    if rev:
+        from cnnbench.commits import CommitError, resolve
+
+        try:
+            commit = resolve(rev, repo or Path.cwd())
+        except CommitError as err:
+            raise BlockError(f"arm {shown!r}: {err}") from None
+    return Arm(backend, path, keras or None, precision or "fp32", commit=commit)
 
 
 @dataclass(frozen=True)

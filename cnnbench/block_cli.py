@@ -4,15 +4,18 @@
         --filters 16 --rounds 6 --aa torch:native --cold --results cpu-16.jsonl
     python -m cnnbench block ... --plan             # the order and estimate, nothing run
     python -m cnnbench block ... --resume           # finish a killed block
+    python -m cnnbench block torch:native#main torch:native --fail-above 5   # a CI gate
 
 Prints each run as it finishes and, at the end, each arm's median with its interval and
-each arm's paired ratio to the first arm, with the A/A noise floor. Bad input ends in
-one line and exit status 2 before anything trains; a block that lost an arm or a run
-ends with exit status 1 after saying which (`--resume` redoes only those).
+its paired ratios (to the fastest arm, its native, and for another Keras or commit the
+same arm here), with the A/A noise floor. Bad input ends in one line and exit status 2
+before anything trains; a block that lost an arm or a run ends with exit status 1 after
+saying which (`--resume` redoes only those); `--fail-above` exits 3 on a regression.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import sys
@@ -27,16 +30,24 @@ from cnnbench.runner import Runner
 from cnnbench.sweep import commit
 
 EXIT_INCOMPLETE = 1
+EXIT_REGRESSION = 3
 DEFAULT_RESULTS = results.FOLDER / "block.jsonl"
 
 
 def add_parser(sub) -> None:
     block = sub.add_parser("block", help="time arms side by side, rounds interleaved")
-    block.add_argument("arms", nargs="+", metavar="ARM", help="backend:path[@keras][/precision]")
+    block.add_argument(
+        "arms", nargs="+", metavar="ARM", help="backend:path[@keras][#rev][/precision]"
+    )
     block.add_argument("--filters", default="16", help="widths, comma-separated (default 16)")
     block.add_argument("--rounds", type=int, default=6, help="rounds (default 6)")
     block.add_argument("--aa", metavar="ARM", help="time this arm twice: the noise floor")
     block.add_argument("--cold", action="store_true", help="time each worker's first run cold")
+    block.add_argument(
+        "--keras",
+        metavar="V[,V...]",
+        help="add each Keras arm again at each of these Keras versions (own environments)",
+    )
     block.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     block.add_argument("--epochs", type=int, default=10)
     block.add_argument("--train-subset", type=int, metavar="N")
@@ -52,10 +63,26 @@ def add_parser(sub) -> None:
     block.add_argument("--resume", action="store_true", help="continue this file's block")
     block.add_argument("--plan", action="store_true", help="print the order and stop")
     block.add_argument("--detect", metavar="PCT", help="say the rounds a PCT%% change needs")
+    block.add_argument(
+        "--fail-above",
+        type=float,
+        metavar="PCT",
+        help="exit 3 when an arm of another commit or Keras takes more than 1+PCT%% of its "
+        "arm's time here, its whole interval above (a regression gate)",
+    )
 
 
 def build(args) -> Block:
     arms = [parse_arm(text) for text in args.arms]
+    versions = [v.strip() for v in (args.keras or "").split(",") if v.strip()]
+    if args.keras is not None and not versions:
+        raise BlockError(f"--keras {shown(args.keras)}: no version")
+    for version in versions:
+        for arm in [a for a in arms if a.keras is None and a.commit is None]:
+            if arm.path.startswith("keras-"):
+                arms.append(parse_arm(f"{arm.name}@{version}"))
+        if not any(a.keras for a in arms):
+            raise BlockError(f"--keras {shown(args.keras)}: no Keras arm (keras-*) to time at it")
     aa = parse_arm(args.aa) if args.aa else None
     filters = options.parse_list(args.filters, int, (), "--filters")
     if any(f < 1 for f in filters):
@@ -141,6 +168,43 @@ def _python(arm: Arm, write) -> str:
         raise BlockError(f"arm {arm.name}: {err}") from None
 
 
+def _code(arm: Arm, write) -> Path | None:
+    if arm.commit is None:
+        return None
+    from cnnbench.commits import CommitError, export
+
+    try:
+        where = export(arm.commit, Path.cwd())
+    except CommitError as err:
+        raise BlockError(f"arm {arm.name}: commit {arm.commit}: {err}") from None
+    write(f"cnnbench: arm {arm.name}: its code from {where}")
+    return where
+
+
+def _made(block: Block, pythons: dict, code: dict, write) -> Block:
+    """The block, its arms' environments and code made; an arm of another Keras whose
+    environment cannot be built is left out in one line, if other arms go on."""
+    left_out = []
+    for arm in block.arms:
+        if arm.base in {a.base for a in left_out}:
+            continue  # an A/A twin of an arm already left out
+        try:
+            pythons[arm] = _python(arm, write)
+            code[arm] = _code(arm, write)
+        except BlockError as err:
+            if arm.keras is None:
+                raise UsageError(str(err)) from None
+            left_out.append(arm)
+            write(f"cnnbench: {err}; left out, the block goes on without it")
+    if not left_out:
+        return block
+    gone = {arm.base for arm in left_out}  # an A/A arm's twin goes with it
+    arms = tuple(arm for arm in block.arms if arm.base not in gone)
+    if not arms:
+        raise UsageError("no arm of the block can start")
+    return dataclasses.replace(block, arms=arms)
+
+
 def run(args) -> int:
     from cnnbench.report.blocks import summary_lines
     from cnnbench.worker import ProcessWorker
@@ -148,15 +212,22 @@ def run(args) -> int:
     try:
         block = build(args)
         detect = _detect(args.detect)
+        if args.fail_above is not None and not (
+            math.isfinite(args.fail_above) and args.fail_above >= 0
+        ):
+            raise UsageError(f"--fail-above {args.fail_above}: expected a finite PCT >= 0")
         path = Path(args.results)
         check_writable(path, "--results")
         results.check_file(path, "--results")
     except (BlockError, ValueError, PathError, options.OptionError) as err:
         raise UsageError(str(err)) from None
     write = print
+    pythons, code = {}, {}
+    if not args.plan:  # every environment and commit made before any worker starts
+        block = _made(block, pythons, code, write)
     try:
-        code = os.environ.get("CNNBENCH_COMMIT") or commit(Path.cwd())
-        runner = Runner(block, path, None, write=write, resume=args.resume, commit=code)
+        commit_id = os.environ.get("CNNBENCH_COMMIT") or commit(Path.cwd())
+        runner = Runner(block, path, None, write=write, resume=args.resume, commit=commit_id)
     except BlockError as err:
         raise UsageError(str(err)) from None
     if args.plan:
@@ -169,18 +240,13 @@ def run(args) -> int:
             f"about {hours(estimate(block, todo, path))} by {ESTIMATE_SOURCE}"
         )
         return 0
-    pythons = {}
-    for arm in block.arms:  # every environment built before any worker starts
-        try:
-            pythons[arm] = _python(arm, write)
-        except BlockError as err:
-            raise UsageError(str(err)) from None
     logs = path.parent / f"{path.stem}-workers"
 
     def make_worker(arm: Arm) -> ProcessWorker:
         name = arm.name.replace(" (A/A twin)", "-twin").replace(":", "-").replace("/", "-")
         log = logs / f"{name.replace('@', '-')}.log"
-        return ProcessWorker(pythons[arm], arm.backend, block.device, log)
+        log = log.with_name(log.name.replace("#", "-"))
+        return ProcessWorker(pythons[arm], arm.backend, block.device, log, cwd=code[arm])
 
     runner.make_worker = make_worker
     try:
@@ -199,4 +265,29 @@ def run(args) -> int:
         print(f"cnnbench: arm {arm} was lost ({why}); --resume redoes its runs")
     for why in outcome.failed:
         print(f"cnnbench: a run did not count: {why}")
-    return EXIT_INCOMPLETE if outcome.dead or outcome.failed else 0
+    if outcome.dead or outcome.failed:
+        return EXIT_INCOMPLETE
+    if args.fail_above is not None and regressions(path, runner.block_id, args.fail_above):
+        return EXIT_REGRESSION
+    return 0
+
+
+def regressions(path: Path, block_id: str, fail_above: float, write=print) -> list[str]:
+    """The arms of another commit or Keras whose time over their arm here has its whole
+    interval above 1 + fail_above% (its point, where one round shows no noise)."""
+    from cnnbench.report.blocks import summaries
+    from cnnbench.report.frame import frame
+    from cnnbench.report.read import load
+
+    data = frame(load([str(path)]).runs)
+    bound, found = 1 + fail_above / 100, []
+    for s in summaries(data[data["block"] == block_id]):
+        for a in s.arms:
+            r = a.to_own
+            if r is not None and (r.low if r.known else r.value) > bound:
+                found.append(a.arm)
+                write(
+                    f"regression: {a.arm} takes {r.text(3)} {a.own}'s time at {s.filters} "
+                    f"filters (> +{fail_above:g}%)"
+                )
+    return found

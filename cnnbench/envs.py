@@ -7,13 +7,16 @@ Each is a venv under `CNNBENCH_ENVS` (default `~/.cache/cnnbench/keras/`) holdin
 Keras alone (`keras==V`, or `keras-nightly==V` for a `.dev` version), installed without
 its dependencies; a `.pth` file then adds this environment's site-packages after its
 own, so the frameworks, NumPy and cnnbench are exactly this environment's and the
-difference between two arms is Keras's alone. An environment is only used once its
+difference between two arms is Keras's alone. What that Keras needs and this environment
+lacks (the oldest releases' dm-tree) is added to its own; a release that needs another
+version of a library this environment has cannot be an arm. An environment is only used once its
 `import keras` reports the version asked for; one that cannot be built is an
 `EnvError` naming the version.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -81,8 +84,55 @@ def _reported(python: Path) -> str | None:
     return out.stdout.strip() or None
 
 
+# Run in an environment's python: each requirement of what its own site-packages holds
+# (that Keras, and what was added for it) that nothing on its path satisfies, as JSON
+# [[requirement, installed version or null], ...].
+_UNMET = """
+import json, sys, sysconfig
+from importlib import metadata as m
+from packaging.requirements import Requirement
+own = sysconfig.get_paths()["purelib"]
+unmet = []
+for dist in m.distributions(path=[own]):
+    for text in dist.requires or []:
+        r = Requirement(text)
+        if r.marker is not None and not r.marker.evaluate({"extra": ""}):
+            continue
+        try:
+            have = m.version(r.name)
+        except m.PackageNotFoundError:
+            have = None
+        if have is None or not r.specifier.contains(have, prereleases=True):
+            unmet.append([str(r), have])
+print(json.dumps(unmet))
+"""
+ROUNDS = 4  # of adding what a Keras needs: dm-tree for the oldest, then what dm-tree needs
+
+
+def _run(step: list[str], version: str, timeout: float = TIMEOUT_S) -> str:
+    try:
+        done = subprocess.run(step, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise EnvError(f"keras {version}: its environment could not be built ({err})") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise EnvError(f"keras {version}: its environment could not be built ({last[:200]})")
+    return done.stdout
+
+
+def _install(python: Path, requirement_text: str, version: str) -> None:
+    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+          "--no-deps", requirement_text], version)  # fmt: skip
+
+
 def python_for(version: str, log=print) -> str:
-    """The python of an environment whose Keras is `version` (this one's, if it is)."""
+    """The python of an environment whose Keras is `version` (this one's, if it is).
+
+    Keras alone goes in first (no dependencies: pip would otherwise replace this
+    environment's libraries); then what it needs that this environment lacks (the oldest
+    releases' dm-tree) is added the same way. A release that needs another version of a
+    library this environment has is an EnvError naming both: the libraries stay shared.
+    """
     version = check_version(version)
     if Version(installed()) == Version(version):
         return sys.executable
@@ -91,28 +141,25 @@ def python_for(version: str, log=print) -> str:
     if python.exists() and _reported(python) == version:
         return str(python)
     log(f"cnnbench: building an environment for Keras {version} in {env}")
-    steps = [
-        [sys.executable, "-m", "venv", "--clear", "--without-pip", str(env)],
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
-         "--no-deps", requirement(version)],
-    ]
-    for step in steps:
-        try:
-            done = subprocess.run(step, capture_output=True, text=True, timeout=TIMEOUT_S)
-        except (OSError, subprocess.TimeoutExpired) as err:
-            raise EnvError(f"keras {version}: its environment could not be built ({err})") from None
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-            raise EnvError(f"keras {version}: its environment could not be built ({last[:200]})")
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout.strip()
+    _run([sys.executable, "-m", "venv", "--clear", "--without-pip", str(env)], version)
+    _install(python, requirement(version), version)
+    site = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                version, 60).strip()  # fmt: skip
     here = sysconfig.get_paths()["purelib"]
     # After its own site-packages: its Keras wins, everything else is this environment's.
     Path(site, "cnnbench-shared.pth").write_text(f"import site; site.addsitedir({here!r})\n")
+    for _ in range(ROUNDS):
+        unmet = json.loads(_run([str(python), "-c", _UNMET], version, 60) or "[]")
+        clash = [(req, have) for req, have in unmet if have is not None]
+        if clash:
+            req, have = clash[0]
+            raise EnvError(f"keras {version} needs {req}; this environment has {have}, shared by "
+                           "every arm")  # fmt: skip
+        if not unmet:
+            break
+        for req, _ in unmet:
+            log(f"cnnbench: Keras {version} needs {req}: adding it to its environment")
+            _install(python, req, version)
     if _reported(python) != version:
         raise EnvError(f"keras {version}: installed, but its environment reports another Keras")
     return str(python)

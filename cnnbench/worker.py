@@ -54,8 +54,12 @@ def _serve(channel) -> None:
         channel.write(json.dumps(message) + "\n")
         channel.flush()
 
+    import cnnbench
+
     machine = machine_info(backend, where)
-    reply({"ready": True, "machine": machine, "startup_s": time.time() - spawned})
+    package = str(Path(cnnbench.__file__).resolve().parent)  # whose code this worker runs
+    reply({"ready": True, "machine": machine, "startup_s": time.time() - spawned,
+           "package": package})
     meter = energy.calibrated(machine["device_kind"])
     for line in sys.stdin:
         request = json.loads(line)
@@ -98,8 +102,10 @@ class ProcessWorker:
         device: str,
         log: Path,
         environ: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.python, self.backend, self.device, self.log = python, backend, device, log
+        self.cwd = cwd  # another commit's code (`cnnbench.commits`): `-m` imports it first
         self.environ = dict(environ or {})
         self.process: subprocess.Popen | None = None
         self.ready: dict = {}
@@ -122,11 +128,18 @@ class ProcessWorker:
                 stdout=subprocess.PIPE,
                 stderr=log,
                 env=env,
+                cwd=self.cwd,
                 text=True,
                 start_new_session=True,  # Ctrl-C goes to the block, which ends its workers
                 preexec_fn=die_with_parent,  # and a block killed outright takes them along
             )
         self.ready = self._read()
+        package = self.ready.get("package")  # a worker of an older commit may not say
+        if self.cwd is not None and package and not Path(package).is_relative_to(
+            Path(self.cwd).resolve()
+        ):
+            self.close(kill=True)
+            raise WorkerError(f"it imported cnnbench from {package}, not from {self.cwd}")
         return self.ready
 
     def _read(self) -> dict:
@@ -160,6 +173,9 @@ class ProcessWorker:
             except (OSError, subprocess.TimeoutExpired):
                 self.process.kill()
                 self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
         self.process = None
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.per_backend]
 
 
 def test_a_tiny_block_trains_in_workers_and_records_its_rounds(tmp_path):
@@ -29,3 +29,28 @@ def test_a_tiny_block_trains_in_workers_and_records_its_rounds(tmp_path):
     again = subprocess.run([*argv, "--resume"], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "0 runs to do, 6 on file" in again.stdout
     assert len(path.read_text().splitlines()) == 6
+
+
+def test_a_tiny_block_times_this_checkouts_last_commit_beside_its_code(tmp_path):
+    """asv's `continuous` here: HEAD's code, exported, in its own worker, against the
+    checkout's; the two arms' ratio paired and gated."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    head = subprocess.run(["git", "-C", checkout, "rev-parse", "HEAD"], capture_output=True,
+                          text=True)
+    if head.returncode != 0:
+        pytest.skip("not a git checkout")
+    path = tmp_path / "b.jsonl"
+    env = {**os.environ, "CNNBENCH_COMMITS": str(tmp_path / "commits")}
+    argv = [sys.executable, "-m", "cnnbench", "block", f"{backend}:native",
+            f"{backend}:native#HEAD", "--filters", "8", "--rounds", "2", "--epochs", "1",
+            "--train-subset", "2000", "--results", str(path), "--fail-above", "1000"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=checkout,
+                          env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    short = head.stdout.strip()[:12]
+    assert (tmp_path / "commits" / short / "cnnbench" / "worker.py").exists()
+    arms = {json.loads(line)["block"]["arm"] for line in path.read_text().splitlines()}
+    assert arms == {f"{backend}:native", f"{backend}:native#{short}"}
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith(f"  {backend}:native#")]
+    assert line.endswith(f"] {backend}:native")  # its paired ratio to this code's arm
