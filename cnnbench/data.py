@@ -255,3 +255,16 @@ def load(path: str | os.PathLike | None = None) -> Mnist:
     """Fetch (if needed), verify and split MNIST."""
     npz, source, arrays = _fetch_verified(path, None)  # verified in memory: read once
     return Mnist(*split(arrays), source=source, path=npz)
+
+
+def place_splits(data, n: int, put) -> tuple[dict, dict[str, int]]:
+    """Every trainer's three splits, placed by `put(images, labels)` (onto its device, in
+    its arrays): the first `n` training images, validation and test; and their sizes."""
+    arrays = {
+        "train": (data.x_train[:n], data.y_train[:n]),
+        "val": (data.x_val, data.y_val),
+        "test": (data.x_test, data.y_test),
+    }
+    return {name: put(x, y) for name, (x, y) in arrays.items()}, {
+        name: len(y) for name, (_, y) in arrays.items()
+    }

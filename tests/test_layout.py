@@ -122,3 +122,28 @@ def test_every_module_has_its_line_in_the_layout_doc():
             continue
         name = path.relative_to(package.parent).as_posix()
         assert f"- `{name}`: " in listed, f"docs/layout.md lists no {name}"
+
+
+def test_the_readme_verdict_is_six_short_lines_at_most():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    start, end = "<!-- cnnbench:verdict:start -->", "<!-- cnnbench:verdict:end -->"
+    lines = readme[readme.index(start) + len(start) : readme.index(end)].strip().splitlines()
+    assert 1 <= len(lines) <= 6, lines
+    assert all(len(line) <= 200 for line in lines), max(lines, key=len)
+
+
+def test_an_unmarked_test_that_imports_keras_fails_in_the_neutral_pass():
+    """The neutral pass (tests/conftest.py) runs with a backend Keras does not have, so a
+    test that needs a backend and is not marked per_backend fails there, loudly, instead
+    of passing once on whichever backend it met. That holds only while Keras refuses an
+    unknown backend at import."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import NEUTRAL_BACKEND
+
+    env = {**os.environ, "KERAS_BACKEND": NEUTRAL_BACKEND}
+    done = subprocess.run([sys.executable, "-c", "import keras"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode != 0 and NEUTRAL_BACKEND in done.stderr

@@ -52,10 +52,11 @@ def test_a_block_has_its_own_table_and_stays_out_of_the_session_tables(tmp_path)
 def test_the_verdict_from_a_block_gives_every_ratio_its_interval(tmp_path):
     data = frame(load([str(_full_block(tmp_path))]).runs)
     lines = verdict_lines(data)
-    assert len(lines) == 4 and all(part.startswith("  - ") for part in lines[1:])
+    assert len(lines) == 3 and all(part.startswith("  - ") for part in lines[1:])
+    assert all(len(part) <= 200 for part in lines)  # short enough for README's first screen
     line = " ".join(lines)
-    assert "one block" in line and "6 rounds" in line and "A/A no difference found" in line
-    assert "fastest torch keras-default@3.16.0 36" in line and "jax 1.68x [" in line
+    assert "**CPU, 16 filters** (one block: Fake CPU ×2, 6 rounds, A/A ±" in line
+    assert "fastest torch keras-default@3.16.0, 36" in line and "; jax native 1.68x [" in line
     assert "Keras `fit` at its best over native: torch 1.30x [" in line
     assert "Keras 3.16.0 `fit` over the block's own: torch 0.69x [" in line
     disturbed = frame(load([str(_full_block(tmp_path / "d", {"torch:native (A/A twin)": 1.3}))])
@@ -154,3 +155,14 @@ def test_where_kerass_cost_lives_from_a_block_with_intervals(tmp_path):
         mean = float(text.split("%")[0])
         low, high = map(float, text.split("[")[1].split("]")[0].split(", "))
         assert low <= share <= high and abs(mean - share) < 8
+
+
+def test_a_block_of_one_round_stays_out_of_the_verdict(tmp_path):
+    """No ratio of a one-round block has an interval: it is in its table, not the verdict."""
+    path = tmp_path / "b.jsonl"
+    _run(Block(arms=aa_arms(ARMS, ARMS[0]), filters=(16,), rounds=1), path, Machine())
+    data = frame(load([str(path)]).runs)
+    assert verdict_lines(data) == []
+    _run(Block(arms=aa_arms(ARMS, ARMS[0]), filters=(16,), rounds=2), path, Machine(),
+         resume=True)  # fmt: skip
+    assert "2 rounds" in verdict_lines(frame(load([str(path)]).runs))[0]

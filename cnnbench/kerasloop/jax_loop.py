@@ -18,6 +18,7 @@ from jax import lax
 
 from cnnbench import backend as backends
 from cnnbench import precision
+from cnnbench.data import place_splits
 from cnnbench.model import build_model
 
 
@@ -42,12 +43,7 @@ class Trainer:
         self.device = backends.device_of(self.state[0][0])
         self.params = model.count_params()
         n = config.train_samples
-        self.splits = {
-            "train": (put(data.x_train[:n]), put(data.y_train[:n])),
-            "val": (put(data.x_val), put(data.y_val)),
-            "test": (put(data.x_test), put(data.y_test)),
-        }
-        self.sizes = {name: int(x.shape[0]) for name, (x, _) in self.splits.items()}
+        self.splits, self.sizes = place_splits(data, n, lambda x, y: (put(x), put(y)))
         self.batch_size = config.batch_size
         self.loop = settings["loop"]
 

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from cnnbench import backend as backends
 from cnnbench import precision
+from cnnbench.data import place_splits
 from cnnbench.model import build_model
 
 
@@ -26,15 +27,12 @@ class Trainer:
             self.optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate)
             self.optimizer.build(self.model.trainable_variables)
             n = config.train_samples
-            self.splits = {
-                "train": (tf.constant(data.x_train[:n]), tf.constant(data.y_train[:n])),
-                "val": (tf.constant(data.x_val), tf.constant(data.y_val)),
-                "test": (tf.constant(data.x_test), tf.constant(data.y_test)),
-            }
+            self.splits, self.sizes = place_splits(
+                data, n, lambda x, y: (tf.constant(x), tf.constant(y))
+            )
         self.loss_fn = keras.losses.SparseCategoricalCrossentropy()
         self.device = backends.device_of(self.model.trainable_variables[0].value)
         self.params = self.model.count_params()
-        self.sizes = {name: int(x.shape[0]) for name, (x, _) in self.splits.items()}
         self.batch_size = config.batch_size
         self.loop = settings["loop"]
         self._step_fn = tf.function(self._step)

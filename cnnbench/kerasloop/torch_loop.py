@@ -18,6 +18,7 @@ import torch
 
 from cnnbench import backend as backends
 from cnnbench import precision
+from cnnbench.data import place_splits
 from cnnbench.model import build_model
 
 
@@ -43,12 +44,7 @@ class Trainer:
             images = torch.from_numpy(np.ascontiguousarray(x)).to(self.torch_device)
             return images, torch.from_numpy(y).long().to(self.torch_device)
 
-        self.splits = {
-            "train": to_device(data.x_train[:n], data.y_train[:n]),
-            "val": to_device(data.x_val, data.y_val),
-            "test": to_device(data.x_test, data.y_test),
-        }
-        self.sizes = {name: len(y) for name, (_, y) in self.splits.items()}
+        self.splits, self.sizes = place_splits(data, n, to_device)
         zeros = {"device": self.torch_device}
         self.total_loss = torch.zeros((), **zeros)
         self.correct = torch.zeros((), dtype=torch.long, **zeros)

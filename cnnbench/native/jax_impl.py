@@ -25,6 +25,7 @@ import numpy as np
 from jax import lax
 
 from cnnbench import backend as backends
+from cnnbench.data import place_splits
 from cnnbench.native.weights import initial_weights
 
 DIMENSIONS = ("NHWC", "HWIO", "NHWC")
@@ -99,12 +100,7 @@ class Trainer:
         self.device = backends.device_of(self.weights[0][0])
         self.params = sum(k.size + b.size for k, b in self.weights)
         n = config.train_samples
-        self.splits = {
-            "train": (put(data.x_train[:n]), put(data.y_train[:n])),
-            "val": (put(data.x_val), put(data.y_val)),
-            "test": (put(data.x_test), put(data.y_test)),
-        }
-        self.sizes = {name: int(x.shape[0]) for name, (x, _) in self.splits.items()}
+        self.splits, self.sizes = place_splits(data, n, lambda x, y: (put(x), put(y)))
         self.learning_rate = jnp.float32(config.learning_rate)
         self.batch_size = config.batch_size
         self.loop = settings["loop"]

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnbench import backend as backends
+from cnnbench.data import place_splits
 from cnnbench.native.weights import initial_weights
 
 
@@ -49,13 +50,10 @@ class Trainer:
                 for k, b in initial_weights(config.filters, config.seed)
             ]
             n = config.train_samples
-            self.splits = {
-                "train": (tf.constant(data.x_train[:n]), tf.constant(data.y_train[:n])),
-                "val": (tf.constant(data.x_val), tf.constant(data.y_val)),
-                "test": (tf.constant(data.x_test), tf.constant(data.y_test)),
-            }
+            self.splits, self.sizes = place_splits(
+                data, n, lambda x, y: (tf.constant(x), tf.constant(y))
+            )
         self.device = backends.device_of(self.weights[0][0])
-        self.sizes = {name: int(x.shape[0]) for name, (x, _) in self.splits.items()}
         self.params = sum(int(np.prod(k.shape)) + int(b.shape[0]) for k, b in self.weights)
         self.variables = [v for pair in self.weights for v in pair]
         self.learning_rate = tf.constant(config.learning_rate, tf.float32)

@@ -25,6 +25,7 @@ from torch.nn import functional as F
 
 from cnnbench import backend as backends
 from cnnbench.analytic import DENSE_UNITS, KERNEL, NUM_CLASSES, POOLED_SIDE
+from cnnbench.data import place_splits
 from cnnbench.native.weights import initial_weights
 
 WARMUP_STEPS = 3  # before a capture: cuDNN/cuBLAS choose their kernels, the allocator settles
@@ -92,12 +93,7 @@ class Trainer:
                 images = images.contiguous(memory_format=memory)
             return images, torch.from_numpy(y).long().to(self.torch_device)
 
-        self.splits = {
-            "train": to_device(data.x_train[:n], data.y_train[:n]),
-            "val": to_device(data.x_val, data.y_val),
-            "test": to_device(data.x_test, data.y_test),
-        }
-        self.sizes = {name: len(y) for name, (_, y) in self.splits.items()}
+        self.splits, self.sizes = place_splits(data, n, to_device)
         zeros = dict(device=self.torch_device)
         self.total_loss = torch.zeros((), **zeros)
         self.correct = torch.zeros((), dtype=torch.long, **zeros)

@@ -28,6 +28,13 @@ class ArmSummary:
     spread: stats.Spread
     to_fastest: stats.Ratio | None  # None for the fastest arm itself
     to_native: stats.Ratio | None  # a Keras arm over its backend's native (same block)
+    to_own: stats.Ratio | None = None  # another Keras or commit over this one's same arm
+    own: str | None = None  # that arm's name
+
+
+def plain(arm: str) -> str:
+    """The arm in this environment, at this commit: `torch:native@3.16.0#abc` -> `torch:native`."""
+    return arm.split("@")[0].split("#")[0]
 
 
 @dataclass(frozen=True)
@@ -69,13 +76,14 @@ def summaries(data: pd.DataFrame) -> list[WidthSummary]:
         fastest = min(medians, key=medians.get)
         natives = {
             part["backend"].iloc[0]: part
-            for part in arms.values()
-            if part["path"].iloc[0] == "native"
+            for arm, part in arms.items()
+            if part["path"].iloc[0] == "native" and plain(arm) == arm
         }
         rows = []
         for arm, part in sorted(arms.items(), key=lambda item: medians[item[0]]):
             backend, path = part["backend"].iloc[0], part["path"].iloc[0]
             native = natives.get(backend) if path != "native" else None
+            own = plain(arm) if plain(arm) != arm and plain(arm) in arms else None
             rows.append(
                 ArmSummary(
                     arm,
@@ -84,6 +92,8 @@ def summaries(data: pd.DataFrame) -> list[WidthSummary]:
                     stats.spread_of(part["runtime_s"].tolist()),
                     None if arm == fastest else pair(part, arms[fastest]),
                     None if native is None else pair(part, native),
+                    None if own is None else pair(part, arms[own]),
+                    own,
                 )
             )
         twin = runs[runs["twin"] == 1]
@@ -168,7 +178,10 @@ def summary_lines(paths: Sequence[str], block: str, detect: float | None = None)
         for a in s.arms:
             vs = "fastest" if a.to_fastest is None else f"{a.to_fastest.text()} the fastest"
             native = f", {a.to_native.text()} native" if a.to_native else ""
-            lines.append(f"  {a.arm}: {a.spread.text()} s (n={a.spread.rounds}); {vs}{native}")
+            own = f", {a.to_own.text()} {a.own}" if a.to_own else ""
+            lines.append(
+                f"  {a.arm}: {a.spread.text()} s (n={a.spread.rounds}); {vs}{native}{own}"
+            )
         if s.aa is not None:
             state = " DISTURBED" if s.disturbed else ""
             lines.append(f"  noise floor (A/A): {s.aa.text()}{state}")
@@ -190,9 +203,10 @@ def _short(ratio: stats.Ratio | None) -> str:
 
 
 def verdict_lines(data: pd.DataFrame) -> list[str]:
-    """The verdict from blocks alone, one line per block and full-length width: the
-    fastest arm, the other natives against it, each backend's fastest Keras `fit` over its
-    native, and a newer Keras over the block's own; every ratio with its interval."""
+    """The verdict from blocks alone, per block and full-length width: a line with the
+    fastest arm and the other natives against it, then each backend's fastest Keras `fit`
+    over its native, then another Keras or commit over the block's own; every ratio with
+    its interval, the A/A floor in the head."""
     from cnnbench.experiment import FULL_LENGTH
 
     lines = []
@@ -201,41 +215,42 @@ def verdict_lines(data: pd.DataFrame) -> list[str]:
             continue
         by_arm = {a.arm: a for a in s.arms}
         rounds = max(a.spread.rounds for a in s.arms)
-        floor = f"A/A {_short(s.aa)}" if s.aa else "no A/A arm"
+        if min(a.spread.rounds for a in s.arms) < stats.MIN_ROUNDS:  # its table only, yet
+            continue
+        floor = "no A/A arm"
+        if s.aa is not None and s.aa.known:  # the noise floor: how far the A/A pair reached
+            floor = f"A/A {s.aa.text()}, DISTURBED" if s.disturbed else f"A/A ±{s.aa.half_pct:.0f}%"
         kind = "GPU" if data.loc[data["block"] == s.block, "kind"].iloc[0] == "gpu" else "CPU"
-        head = (
-            f"**{kind}, one block** ({s.machine}, {s.filters} filters, {rounds} rounds "
-            f"interleaved, noise floor {floor}{', DISTURBED' if s.disturbed else ''})"
-        )
         fastest = by_arm[s.fastest]
-        lines.append(f"- {head}: fastest {s.fastest.replace(':', ' ')} "
-                     f"{fastest.spread.median:.1f} s.")
-        parts = []
-        natives = [a for a in s.arms if a.path == "native" and a.arm != s.fastest]
-        if natives:
-            parts.append(
-                "Natives over it: "
-                + ", ".join(f"{a.backend} {_short(a.to_fastest)}" for a in natives)
-            )
+        natives = [
+            a for a in s.arms if a.path == "native" and a.arm != s.fastest and a.own is None
+        ]
+        others = "".join(
+            f"; {a.backend} native {_short(a.to_fastest)}" for a in natives
+        )
+        lines.append(
+            f"- **{kind}, {s.filters} filters** (one block: {s.machine}, {rounds} rounds, "
+            f"{floor}): fastest {s.fastest.replace(':', ' ')}, {fastest.spread.median:.1f} s"
+            f"{others}."
+        )
         best = {}
         for a in s.arms:  # the arms are in median order: the first fit of a backend is best
-            if a.path in ("keras default", "keras tuned") and "@" not in a.arm:
+            if a.path in ("keras default", "keras tuned") and plain(a.arm) == a.arm:
                 best.setdefault(a.backend, a)
+        parts = []
         if best:
             parts.append(
                 "Keras `fit` at its best over native: "
                 + ", ".join(f"{b} {_short(a.to_native)}" for b, a in sorted(best.items()))
             )
-        newer = []
-        for a in s.arms:
-            if "@" in a.arm and a.arm.split("@")[0] in by_arm:
-                base = data[(data["block"] == s.block) & (data["filters"] == s.filters)]
-                mine = base[(base["arm"] == a.arm) & (base["twin"] == 0)]
-                older = base[(base["arm"] == a.arm.split("@")[0]) & (base["twin"] == 0)]
-                version = a.arm.split("@")[1]
-                newer.append(f"{a.backend} {_short(pair(mine, older))}")
-        if newer:
-            parts.append(f"Keras {version} `fit` over the block's own: " + ", ".join(newer))
+        for mark, what in (("@", "Keras {} `fit`"), ("#", "commit {}")):
+            mine = [a for a in s.arms if a.own and mark in a.arm]
+            for version in sorted({a.arm.split(mark)[1].split("#")[0] for a in mine}):
+                same = [a for a in mine if a.arm.split(mark)[1].split("#")[0] == version]
+                parts.append(
+                    f"{what.format(version)} over the block's own: "
+                    + ", ".join(f"{a.backend} {_short(a.to_own)}" for a in same)
+                )
         lines += [f"  - {part}." for part in parts]
     return lines
 
@@ -253,7 +268,7 @@ def decomposition_lines(data: pd.DataFrame) -> list[str]:
     layers cost (the loop -> native), as a mean share with its interval over the rounds."""
     lines = []
     warm = data[data["block"].notna() & ~data["cold"] & (data["twin"] == 0)]
-    warm = warm[~warm["arm"].str.contains("@", regex=False)]  # this environment's Keras
+    warm = warm[warm["arm"].map(plain) == warm["arm"]]  # this environment's Keras and code
     for (block, filters, backend), runs in warm.groupby(["block", "filters", "backend"]):
         times = runs.pivot_table(index="seed", columns="path", values="runtime_s")
         if not {"keras default", "keras loop", "native"} <= set(times.columns):

@@ -39,6 +39,8 @@ from cnnbench.report.frame import (
     unshown,
 )
 from cnnbench.report.headline import block, headline_markdown, update_block, verdict_markdown
+from cnnbench.report.history import draw_history, history_markdown
+from cnnbench.report.noise import steal_lines
 from cnnbench.report.read import load
 from cnnbench.report.render import results_csv, rich_tables, summary_markdown, to_markdown
 from cnnbench.report.tables import TABLES, tables
@@ -238,9 +240,14 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         written = figures.draw_all(data, out)
+        drawn = draw_history(blocks, out)
+        written += [drawn] if drawn else []
+        sections = [f"## Keras releases side by side\n\n{history_markdown(blocks)}"] if drawn \
+            else []
         write_atomic(out / "results.csv", results_csv(everything))  # every run, cold too
-        notes += cold_lines(blocks)
-        write_atomic(out / "summary.md", summary_markdown(models, written, data, notes))
+        notes += cold_lines(blocks) + steal_lines(blocks)
+        summary = summary_markdown(models, written, data, notes, sections)
+        write_atomic(out / "summary.md", summary)
         written += [out / "results.csv", out / "summary.md"]
         if args.readme:
             readme = Path(args.readme)

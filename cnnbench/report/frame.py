@@ -19,6 +19,7 @@ from cnnbench.analytic import forward_flops_per_sample, train_flops_per_sample
 from cnnbench.checks import VAL_ACCURACY_FLOOR
 from cnnbench.experiment import FULL_LENGTH, LEARNING_RATE, LR_FILTERS, VALIDATION_SIZE
 from cnnbench.records import VARIANTS, path_label, result_path
+from cnnbench.report.noise import clock_columns
 from cnnbench.report.read import Run
 from cnnbench.stats import CELL_KEYS, LENGTH_KEYS, ROW_KEYS
 
@@ -153,6 +154,7 @@ def frame(runs: Sequence[Run], targets: Sequence[float] = TARGETS) -> pd.DataFra
             "x_limit": None if limit is None else r["runtime_s"] / limit,
             "peak_host_mb": r.get("peak_host_mb"),
             **_energy(r),
+            **clock_columns(r),
             "peak_gpu_mb": r.get("peak_gpu_mb"),
             "params": r["params"],
             "device": plain(r["device"]),

@@ -80,7 +80,7 @@ def verdict_markdown(data: pd.DataFrame, blocks: pd.DataFrame | None = None) -> 
     sweep = data[data["full_length"] & (data["learning_rate"] == LEARNING_RATE)]
     found = verdict_lines(blocks) if blocks is not None and not blocks.empty else []
     if found:  # ratios from blocks; the sweeps' seconds are never ranked across sessions
-        return "\n".join([*found, *sessions_lines(sweep)])
+        return "\n".join([*found, *accuracy_lines(sweep)])
     if sweep.empty:
         return "\n".join(["No full-length runs yet.", *versions_lines(data)])
     lines = []
@@ -147,21 +147,13 @@ def verdict_markdown(data: pd.DataFrame, blocks: pd.DataFrame | None = None) -> 
     return "\n".join(lines)
 
 
-def sessions_lines(sweep: pd.DataFrame) -> list[str]:
-    """Beside the blocks' lines: what the per-session sweeps hold, ranked nowhere, and the
-    accuracy every full-length run reached."""
+def accuracy_lines(sweep: pd.DataFrame) -> list[str]:
+    """Beside the blocks' lines: the accuracy every full-length run reached. (What the
+    per-session sweeps hold is said above their table, ranked nowhere.)"""
     if sweep.empty:
         return []
-    held = [
-        f"{'CPU' if kind == 'cpu' else markdown(machine)} "
-        f"{', '.join(sorted(set(part['backend'])))}"
-        for (kind, machine), part in by(sweep, ["kind", "machine"])
-    ]
     cells = sweep.groupby([*ROW_KEYS, "filters"])["val_accuracy"].median()
     return [
-        "- Per-session sweeps, each backend timed in its own session (" + "; ".join(held)
-        + "): their seconds are in the tables below and in summary.md, never ranked across "
-        "sessions.",
         f"- Accuracy: every full-length run at lr {LEARNING_RATE:g} ended at validation "
         f"accuracy {sweep['val_accuracy'].min():.3f} or better; cell medians "
         f"{cells.min():.3f}–{cells.max():.3f} "

@@ -20,7 +20,7 @@ CSV_COLUMNS = (
     "learning_rate", "epochs", "train_samples", "batch_size", "full_length", "seed", "runtime_s",
     "first_epoch_s", "steady_epoch_s", "val_accuracy", "test_error", "samples_per_s",
     "achieved_gflops", "peak_gflops", "limit_s", "x_limit", "peak_host_mb", "peak_gpu_mb",
-    "energy_j", "energy_note", "gpu_idle_w", "gpu_too_short",
+    "energy_j", "energy_note", "gpu_idle_w", "gpu_too_short", "steal_s", "cpu_s",
     "params", "cpu_model", "cpu_count", "gpu_driver", "versions", "settings", "commit",
     "benchmark", "sweep", "source", "line", "date", "block", "arm", "twin", "place", "cold",
     "to_first_epoch_s", "val_accuracy_by_epoch", "epoch_seconds",
@@ -144,6 +144,7 @@ def summary_markdown(
     figures: Sequence[Path],
     data: pd.DataFrame,
     notes: Sequence[str] = (),
+    sections: Sequence[str] = (),
 ) -> str:
     out = [
         "# cnnbench results",
@@ -155,6 +156,8 @@ def summary_markdown(
     ]
     for table in tables:
         out += [to_markdown(table), ""]
+    for section in sections:  # Markdown of its own (the Keras history)
+        out += [section, ""]
     if figures:
         out += ["## Figures", ""] + [f"![{f.stem}]({f.name})" for f in figures] + [""]
     out += ["## Provenance", "", *provenance(data), ""]

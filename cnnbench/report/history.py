@@ -1,0 +1,139 @@
+"""Keras releases side by side: per backend and path, each Keras version's time over the
+block's own Keras (the same arm in this environment), paired round by round, and each
+step from one release to the next with its interval, from blocks alone.
+
+    steps = history(blocks)                  # one Point per (block, width, backend, path, version)
+    history_markdown(blocks)                 # the table
+    draw_history(blocks, out)                # keras_history.png
+
+A step (release to release) is marked where its own paired interval excludes 1: the two
+releases' arms timed in the same rounds, so the step is measured, not the difference of
+two ratios. Nothing pools two blocks, two widths or two versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from packaging.version import InvalidVersion, Version
+
+from cnnbench import stats
+from cnnbench.report.blocks import pair, plain, summaries
+
+
+@dataclass(frozen=True)
+class Point:
+    block: str
+    filters: int
+    backend: str
+    path: str
+    version: str  # the Keras release of this arm
+    own: str  # the block's own Keras (ratio 1 by definition)
+    to_own: stats.Ratio | None  # None for the block's own Keras
+    step: stats.Ratio | None  # over the previous release in the block; None for the first
+
+
+def _version(text: str) -> Version:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return Version("0")
+
+
+def history(data: pd.DataFrame) -> list[Point]:
+    """Every version arm of every block and width, releases in order per backend and path
+    (the block's own Keras among them)."""
+    points = []
+    for s in summaries(data):
+        runs = data[(data["block"] == s.block) & (data["filters"] == s.filters)]
+        warm = runs[~runs["cold"] & (runs["twin"] == 0)]
+        for a in s.arms:
+            if plain(a.arm) != a.arm or a.arm not in set(warm["arm"]):
+                continue
+            same = [b for b in s.arms if b.own == a.arm and "@" in b.arm and "#" not in b.arm]
+            if not same:
+                continue
+            own = warm.loc[warm["arm"] == a.arm, "keras"].iloc[0]
+            arms = {own: a.arm, **{b.arm.split("@")[1]: b.arm for b in same}}
+            ordered = sorted(arms, key=_version)
+            for i, version in enumerate(ordered):
+                mine = warm[warm["arm"] == arms[version]]
+                before = warm[warm["arm"] == arms[ordered[i - 1]]] if i else None
+                points.append(
+                    Point(
+                        s.block, s.filters, a.backend, a.path, version, own,
+                        None if version == own else pair(mine, warm[warm["arm"] == a.arm]),
+                        None if before is None else pair(mine, before),
+                    )
+                )  # fmt: skip
+    return points
+
+
+def _cell(point: Point) -> str:
+    if point.to_own is None:
+        return "1 (the block's own)"
+    text = point.to_own.text()
+    marked = point.step is not None and point.step.known and not point.step.holds(1.0)
+    return f"**{text}**" if marked else text
+
+
+def history_markdown(data: pd.DataFrame) -> str:
+    """One table per block and width: a row per backend and path, a column per release;
+    each cell the release's time over the block's own Keras, in bold where the step from
+    the release before is larger than its interval."""
+    points = history(data)
+    if not points:
+        return "No block times two Keras releases of one arm yet."
+    out = []
+    for (block, filters), group in pd.DataFrame([p.__dict__ for p in points]).groupby(
+        ["block", "filters"], sort=False
+    ):
+        versions = sorted(set(group["version"]), key=_version)
+        out += [f"Block {block}, {filters} filters: time over the block's own Keras "
+                "(bold: a step from the release before, beyond its interval)", "",
+                "| backend · path | " + " | ".join(versions) + " |",
+                "|---|" + "---:|" * len(versions)]  # fmt: skip
+        for (backend, path), _ in group.groupby(["backend", "path"], sort=True):
+            by_version = {p.version: p for p in points if p.block == block and
+                          p.filters == filters and p.backend == backend and p.path == path}
+            cells = [_cell(by_version[v]) if v in by_version else "—" for v in versions]
+            out.append(f"| {backend} · {path} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
+def draw_history(data: pd.DataFrame, out: Path) -> Path | None:
+    """keras_history.png: per backend, each release's time over the block's own Keras with
+    its 95% interval, a marker where the step from the release before exceeds its interval."""
+    points = [p for p in history(data) if p.to_own is None or p.to_own.known]
+    if not points:
+        return None
+    from cnnbench.report.figures import BACKEND_COLORS, _save, plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    versions = sorted({p.version for p in points}, key=_version)
+    x = {v: i for i, v in enumerate(versions)}
+    for (backend, path, block, filters) in sorted({(p.backend, p.path, p.block, p.filters)
+                                                  for p in points}):  # fmt: skip
+        line = [p for p in points if (p.backend, p.path, p.block, p.filters) ==
+                (backend, path, block, filters)]  # fmt: skip
+        xs = [x[p.version] for p in line]
+        ys = [1.0 if p.to_own is None else p.to_own.value for p in line]
+        low = [0 if p.to_own is None else p.to_own.value - p.to_own.low for p in line]
+        high = [0 if p.to_own is None else p.to_own.high - p.to_own.value for p in line]
+        color = BACKEND_COLORS.get(backend)
+        ax.errorbar(xs, ys, yerr=[low, high], color=color, marker="o", capsize=3,
+                    label=f"{backend} {path}, {filters} filters")  # fmt: skip
+        steps = [(x[p.version], y) for p, y in zip(line, ys, strict=True)
+                 if p.step is not None and p.step.known and not p.step.holds(1.0)]
+        if steps:
+            ax.scatter(*zip(*steps, strict=True), s=140, facecolors="none", edgecolors=color)
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_xticks(range(len(versions)), versions, rotation=30, ha="right")
+    ax.set_ylabel("time over the block's own Keras")
+    ax.set_title("Keras releases side by side (one block; circled: a step beyond its interval)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, out / "keras_history.png")

@@ -1,0 +1,43 @@
+"""Keras releases side by side from one block: each release over the block's own Keras,
+each step from the release before with its own paired interval, a table and a figure."""
+
+from test_block import BASE, Machine, _run
+
+from cnnbench.block import Block, parse_arm
+from cnnbench.report.frame import frame
+from cnnbench.report.history import draw_history, history, history_markdown
+from cnnbench.report.read import load
+
+
+def _releases(tmp_path, monkeypatch, older=1.2):
+    monkeypatch.setitem(BASE, "torch:keras-default@3.10.0", BASE["torch:keras-default"] * older)
+    arms = [parse_arm(a) for a in ("torch:native", "torch:keras-default",
+                                   "torch:keras-default@3.16.0", "torch:keras-default@3.10.0")]
+    path = tmp_path / "b.jsonl"
+    _run(Block(arms=tuple(arms), filters=(16,), rounds=6), path, Machine(drift=0.3, cv=0.02))
+    return frame(load([str(path)]).runs)
+
+
+def test_each_release_over_the_blocks_own_and_each_step_measured(tmp_path, monkeypatch):
+    points = history(_releases(tmp_path, monkeypatch))
+    assert [p.version for p in points] == ["3.10.0", "3.15.1", "3.16.0"]  # releases in order
+    older, own, newer = points
+    assert own.to_own is None and own.own == "3.15.1"
+    assert older.to_own.holds(1.2) and older.step is None  # the first has no step
+    assert newer.to_own.holds(36 / 52) and newer.step.holds(36 / 52)
+    assert own.step.holds(1 / 1.2) and not own.step.holds(1.0)
+
+
+def test_the_table_bolds_a_step_beyond_its_interval_and_the_figure_is_drawn(
+    tmp_path, monkeypatch
+):
+    data = _releases(tmp_path, monkeypatch, older=1.0)  # 3.10.0 as fast as 3.15.1
+    text = history_markdown(data)
+    assert "| 3.10.0 | 3.15.1 | 3.16.0 |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| torch · keras default"))
+    cells = [c.strip() for c in row.split("|")[2:-1]]
+    assert not cells[0].startswith("**") and cells[1] == "1 (the block's own)"
+    # 3.16.0's step over 3.15.1: beyond its interval, in bold
+    assert cells[2].startswith("**0.") and cells[2].endswith("]**")
+    assert draw_history(data, tmp_path).name == "keras_history.png"
+    assert (tmp_path / "keras_history.png").stat().st_size > 1000
