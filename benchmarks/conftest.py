@@ -1,5 +1,6 @@
-"""pytest glue for the cnnbench benchmark suite; the sweep itself is `cnnbench.plan` (which
-runs, in what order, in which shard) and `cnnbench.sweep` (what is on file, what counts).
+"""pytest glue for the cnnbench benchmark suite; the sweep itself is `cnnbench.suite` (the
+options checked, the sweep built), `cnnbench.plan` (which runs, in what order, in which
+shard) and `cnnbench.sweep` (what is on file, what counts).
 
     KERAS_BACKEND=jax pytest benchmarks/ --benchmark-json out.json [--filters 8,16]
         [--lrs 0.1,0.01] [--epochs N] [--train-subset N] [--rounds R] [--seed S]
@@ -16,27 +17,15 @@ round_), its name the plan's.
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
 
 import pytest
 
-from cnnbench import cells, estimate, experiment, interrupt, options, plan, request, results
-from cnnbench.backend import (
-    BACKENDS,
-    DeviceError,
-    hide_gpus,
-    kind_of,
-    machine_info,
-    quiet,
-    resolve_device,
-)
-from cnnbench.errors import DataError, PathError
-from cnnbench.files import check_writable, same_file
-from cnnbench.precision import effective
-from cnnbench.records import RunConfig, variant_id
+from cnnbench import cells, interrupt, options, request, results, suite
+from cnnbench.backend import hide_gpus, quiet
+from cnnbench.records import variant_id
 from cnnbench.session import Session
-from cnnbench.sweep import Sweep, commit
+from cnnbench.sweep import Sweep
 
 SWEEP = pytest.StashKey[Sweep]()
 PLAN = pytest.StashKey[list]()  # this session's share of the plan, in order
@@ -63,80 +52,10 @@ def pytest_addoption(parser):
     )
 
 
-def _usage(check, *args, **kwargs):
-    """`check(...)`, its complaint turned into pytest's one-line usage error."""
-    try:
-        return check(*args, **kwargs)
-    except (ValueError, PathError, results.ResultsError) as err:
-        raise pytest.UsageError(str(err)) from None
-
-
-def _fits(backend: str, kind: str, device: str, filters, subset) -> None:
-    """The widest run must fit in the device's memory: refuse the sweep, not each run."""
-    from cnnbench.train import memory_problem
-
-    widest = _usage(RunConfig, filters=max(filters), train_subset=subset, device=device)
-    problem = memory_problem(widest, backend, kind)
-    if problem:
-        raise pytest.UsageError(f"--filters {max(filters)}: {problem}; nothing was run")
-
-
 def _path(value) -> Path | None:
     if value is None:
         return None
     return Path(value.name if hasattr(value, "write") else value)  # pytest-benchmark < 5.3
-
-
-def _timing_on(config) -> None:
-    """pytest-benchmark must time and call `teardown` (where a run is checked and
-    recorded): disabled (--benchmark-disable, xdist) it trains and records nothing;
-    --benchmark-cprofile would train every run a second time."""
-    session = getattr(config, "_benchmarksession", None)
-    if getattr(session, "disabled", False):
-        raise pytest.UsageError(
-            "pytest-benchmark is disabled (--benchmark-disable, or xdist's -n): a run "
-            "would train and never be recorded; nothing was run"
-        )
-    if config.getoption("benchmark_cprofile", None):
-        raise pytest.UsageError(
-            "--benchmark-cprofile trains every run twice; profile one run with "
-            "`python -m cProfile -m cnnbench run` instead"
-        )
-
-
-def _outputs(config, backend: str, kind: str) -> Path:
-    """The results file (created by the first append) and the JSON, checked up front: both
-    writable, neither the other, the results file holding only results."""
-    path = _path(config.getoption("--results")) or results.default_path(backend, kind)
-    _usage(check_writable, path, "--results")
-    _usage(results.check_file, path, "--results")
-    out = _path(config.getoption("benchmark_json"))
-    if out is not None:
-        _usage(check_writable, out, "--benchmark-json")
-        if same_file(out, path):
-            raise pytest.UsageError(
-                f"--results and --benchmark-json name one file ({path}): pytest-benchmark "
-                "would overwrite the runs"
-            )
-    return path
-
-
-def _spec(config, backend: str, kind: str) -> plan.Spec:
-    """The options resolved for this kind of device, into the plan's Spec; the run's own
-    checks at the first and last round's seed."""
-    values = request.resolve({dest: getattr(config.option, dest) for dest in DESTS}, kind)
-    for dest, value in values.items():
-        setattr(config.option, dest, value)
-    _usage(request.check_runs, values)
-    choices = _usage(request.read_choices, values["choices"])
-    spec = _usage(request.spec, values, backend, kind, choices)
-    if backend not in spec.backends:
-        raise pytest.UsageError(
-            f"--plan-backends {values['plan_backends']}: must hold this session's "
-            f"KERAS_BACKEND={backend}"
-        )
-    _usage(request.check_choices, choices, spec.backends)
-    return spec
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's: its session is known
@@ -146,76 +65,38 @@ def pytest_configure(config):
     # one every step) must not throw away minutes of measured training. Appended last,
     # this filter takes precedence over the ini's "error".
     config.addinivalue_line("filterwarnings", "default")
-    _timing_on(config)
-    device = config.getoption("device") or "auto"
-    if device == "cpu":
+    values = {dest: getattr(config.option, dest) for dest in DESTS}
+    if (values.get("device") or "auto") == "cpu":
         hide_gpus()  # before any backend is imported
-    backend = os.environ.get("KERAS_BACKEND") or "tensorflow"
-    if backend not in BACKENDS:
-        raise pytest.UsageError(f"KERAS_BACKEND={backend!r}: expected one of {', '.join(BACKENDS)}")
-    _spec(config, backend, "cpu")  # every option's own check, before a backend loads
-    quiet(backend)
-    import keras  # noqa: F401  (imports the backend named by KERAS_BACKEND)
-
-    interrupt.install()  # one Ctrl-C stops the session, even one a library swallowed
-
     try:
-        device_name = resolve_device(backend, device)
-    except DeviceError:
-        raise pytest.UsageError(
-            f"--device gpu: the {backend} backend sees no GPU; nothing was run"
-        ) from None
-    kind = kind_of(device_name)
-    spec = _spec(config, backend, kind)
-    results_path = _outputs(config, backend, kind)
-    subset = config.getoption("train_subset")
-    _fits(backend, kind, device, spec.filters, subset)
-    machine = machine_info(backend, device_name)
-    # CNNBENCH_COMMIT, when set, names the commit of a copied tree whose .git may be stale
-    machine["commit"] = os.environ.get("CNNBENCH_COMMIT") or commit(config.rootpath)
-    sweep = Sweep(
-        backend=backend,
-        device=device,
-        device_name=device_name,
-        machine=machine,
-        results_path=results_path,
-        precision=effective(config.getoption("precision"), kind),
-        epochs=config.getoption("epochs"),
-        train_subset=subset,
-        seed=config.getoption("seed"),
-        rounds=spec.rounds,
-        resume=config.getoption("--resume"),
-        variants=list(spec.variants),
-        choices=dict(spec.choices),
-        write=lambda line: _write(config, line),
-    )
-    sweep.sweep_id = plan.sweep_id(
-        spec,
-        epochs=sweep.epochs,
-        train_subset=subset,
-        precision=sweep.precision,
-        seed=sweep.seed,
-    )
-    sweep.shard = "{}/{}".format(*spec.shard)
-    images = sweep.epochs * (subset or experiment.TRAIN_SIZE)
-    cost = estimate.balancing(kind, sweep.precision, images)
-    whole = plan.plan(spec)
-    config.stash[PLAN] = [r for r in plan.shard(whole, *spec.shard, cost) if r.backend == backend]
-    config.stash[NOTES] = plan.notes(spec)
-    if spec.shard != (1, 1):
-        share = plan.hours(plan.makespan(whole, spec.shard[1], cost))
-        config.stash[NOTES].append(
-            f"shard {spec.shard[0]}/{spec.shard[1]} of a {len(whole)}-run plan "
-            f"(longest shard about {share} by the published rates)"
+        timing = getattr(config, "_benchmarksession", None)
+        suite.check_timing(
+            getattr(timing, "disabled", False), config.getoption("benchmark_cprofile", None)
         )
-    config.stash[SWEEP] = sweep
-    if not config.option.collectonly:  # MNIST, once, before anything trains
-        from cnnbench.data import load
+        backend = suite.backend_of(os.environ)
+        suite.spec(values, backend, "cpu")  # every option's own check, before a backend loads
+        quiet(backend)
+        import keras  # noqa: F401  (imports the backend named by KERAS_BACKEND)
 
-        try:
-            config.stash[DATA] = load()
-        except DataError as err:
-            raise pytest.UsageError(f"MNIST: {err}") from None
+        interrupt.install()  # one Ctrl-C stops the session, even one a library swallowed
+        started = suite.start(
+            values,
+            backend,
+            results_opt=_path(config.getoption("--results")),
+            json_opt=_path(config.getoption("benchmark_json")),
+            resume=config.getoption("--resume"),
+            root=config.rootpath,
+            write=lambda line: _write(config, line),
+            load=not config.option.collectonly,
+        )
+    except suite.SuiteError as err:
+        raise pytest.UsageError(str(err)) from None
+    for dest, value in started.values.items():
+        setattr(config.option, dest, value)
+    config.stash[PLAN], config.stash[NOTES] = started.runs, started.notes
+    config.stash[SWEEP] = started.sweep
+    if started.data is not None:
+        config.stash[DATA] = started.data
 
 
 def _write(config, line: str) -> None:
@@ -232,15 +113,7 @@ def _write(config, line: str) -> None:
 
 
 def pytest_report_header(config):
-    s = config.stash[SWEEP]
-    data = config.stash.get(DATA, None)
-    return [
-        f"cnnbench: backend {s.backend} on {s.device_name} (--device {s.device}), "
-        f"precision {s.precision}, epochs {s.epochs}, train subset {s.train_subset or 'all'}, "
-        f"rounds {s.rounds}, results {s.results_path}{' (resume)' if s.resume else ''}",
-        *([f"cnnbench: MNIST from {data.source}"] if data is not None else []),
-        *(f"cnnbench: {note}" for note in config.stash[NOTES]),
-    ]
+    return suite.header(config.stash[SWEEP], config.stash.get(DATA, None), config.stash[NOTES])
 
 
 def pytest_generate_tests(metafunc):
@@ -280,6 +153,23 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(line)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_benchmark_group_stats(config, benchmarks, group_by):
+    """pytest-benchmark's terminal table as its JSON: one row per cell, with its rounds
+    (pytest-benchmark's own grouping when it compares against a saved run)."""
+    timing = getattr(config, "_benchmarksession", None)
+    bench = config.stash.get(BENCH, None)
+    if bench is None or timing is None or timing.compared_mapping:
+        return None
+    timed = {b.name: b.stats.data[0] for b in timing.benchmarks if b.stats}
+    groups: dict[str, list[dict]] = {}
+    for entry in cells.entries(bench.results(), {}, {}, timed):
+        row = {key: value for key, value in entry["stats"].items() if key != "data"}
+        row.update({key: entry[key] for key in ("name", "fullname", "group", "param", "params")})
+        groups.setdefault(entry["group"], []).append({**row, "path": None, "source": None})
+    return sorted(groups.items())
+
+
 def pytest_benchmark_update_json(config, benchmarks, output_json):
     """One entry per cell, every round (on file or timed now) its data (`cnnbench.cells`)."""
     bench = config.stash.get(BENCH, None)
@@ -311,16 +201,10 @@ def pytest_sessionfinish(session, exitstatus):
             timing.json = None  # written: nothing left for pytest-benchmark to save
     yield
     if exitstatus == pytest.ExitCode.INTERRUPTED and SWEEP in config.stash:
-        sweep = config.stash[SWEEP]
         bench = config.stash.get(BENCH, None)
         done = len(bench.results()) if bench is not None else 0
         args = list(config.invocation_params.args)
-        again = shlex.join(["pytest", *args, *([] if "--resume" in args else ["--resume"])])
-        _write(
-            config,
-            f"cnnbench: interrupted; {done} of this session's runs are on file in "
-            f"{sweep.results_path}; to finish: KERAS_BACKEND={sweep.backend} {again}",
-        )
+        _write(config, suite.interrupted(config.stash[SWEEP], done, args))
 
 
 def _write_json(config, timing) -> None:

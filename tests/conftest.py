@@ -1,13 +1,51 @@
-"""Shared fixtures. The backend under test is fixed by KERAS_BACKEND before pytest starts;
-the README's test command runs this suite once per backend."""
+"""Shared fixtures, and the suite's two passes. The backend under test is fixed by
+KERAS_BACKEND before pytest starts (Keras reads it once, at import).
+
+Most tests do not depend on the backend; those that do are marked `per_backend` (every
+test using the `backend` or `mnist` fixture, and every test of a module in PER_BACKEND, is
+marked here). The README's test command runs the suite in passes (`CNNBENCH_TEST_PASS`):
+`neutral` runs the unmarked tests once, with KERAS_BACKEND set to a backend Keras does
+not have, so an unmarked test that imports Keras fails instead of passing on whichever
+backend it met; `backend` runs the marked ones, once per backend. Unset: every test.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from cnnbench import data
+
+PASS = os.environ.get("CNNBENCH_TEST_PASS")
+NEUTRAL_BACKEND = "none-in-the-neutral-pass"  # an `import keras` fails on it
+PER_BACKEND = {"test_benchmarks.py", "test_model.py", "test_train.py"}  # import Keras at top
+BACKEND_FIXTURES = {"backend", "mnist"}
+if PASS not in (None, "neutral", "backend"):
+    raise pytest.UsageError(f"CNNBENCH_TEST_PASS={PASS!r}: expected neutral or backend")
+if PASS == "neutral":
+    os.environ["KERAS_BACKEND"] = NEUTRAL_BACKEND  # before anything imports Keras
+
+
+def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
+    if PASS == "neutral" and collection_path.name in PER_BACKEND:
+        return True  # their imports need a backend; the backend passes run them
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in PER_BACKEND or BACKEND_FIXTURES & set(item.fixturenames):
+            item.add_marker("per_backend")
+    if PASS is None:
+        return
+    wanted = PASS == "backend"
+    keep = [i for i in items if (i.get_closest_marker("per_backend") is not None) == wanted]
+    drop = [i for i in items if i not in keep]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -32,4 +70,5 @@ def keras_home(tmp_path, monkeypatch):
 
 
 def pytest_report_header(config):
-    return f"KERAS_BACKEND={os.environ.get('KERAS_BACKEND', '(unset: tensorflow)')}"
+    backend = os.environ.get("KERAS_BACKEND", "(unset: tensorflow)")
+    return f"KERAS_BACKEND={backend}, pass {PASS or 'all (CNNBENCH_TEST_PASS unset)'}"

@@ -146,6 +146,10 @@ def test_short_sweep_writes_json_and_resumes_round_by_round(backend, tmp_path):
     assert again.returncode == 0, again.stdout[-3000:]
     assert "4 passed, 4 skipped" in again.stdout and "--resume: on file" in again.stdout
     assert "cnnbench: 8 runs planned, 4 on file, 4 to do" in again.stdout
+    # pytest-benchmark's terminal table as the JSON: a row per cell (two widths), both rounds
+    assert "benchmark 'filters': 2 tests" in again.stdout, again.stdout[-3000:]
+    table = again.stdout[again.stdout.index("benchmark 'filters'") :]
+    assert f"test_filters[{where}-4-keras-default]" in table and "-r1]" not in table
     resumed = json.loads(out.read_text())  # the resumed session's JSON: the whole sweep
     assert all(len(b["stats"]["data"]) == 2 for b in resumed["benchmarks"])
     assert all(b["extra_info"]["timed_now"] == [False, True] for b in resumed["benchmarks"])

@@ -33,6 +33,7 @@ from cnnbench.cli import main
         (["tune", "--impl", "keras-loop,caffe"], "choose from keras, keras-loop, native"),
     ],
 )
+@pytest.mark.per_backend  # imports Keras
 def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
     out, err = capsys.readouterr()
@@ -175,6 +176,7 @@ def test_help_describes_every_command_in_whole_sentences(capsys):
     assert "Benchmark sweeps: pytest benchmarks/." in out
 
 
+@pytest.mark.per_backend  # imports Keras
 def test_a_usage_error_leaves_no_folder_behind(tmp_path, capsys):
     target = tmp_path / "a" / "b" / "c.json"
     assert main(["run", "--json", str(target), "--filters", "0"]) == 2
