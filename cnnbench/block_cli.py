@@ -184,9 +184,9 @@ def _code(arm: Arm, write) -> Path | None:
 def _made(block: Block, pythons: dict, code: dict, write) -> Block:
     """The block, its arms' environments and code made; an arm of another Keras whose
     environment cannot be built is left out in one line, if other arms go on."""
-    left_out = []
+    gone: set[str] = set()  # the arms left out, by the arm an A/A twin times too
     for arm in block.arms:
-        if arm.base in {a.base for a in left_out}:
+        if arm.base in gone:
             continue  # an A/A twin of an arm already left out
         try:
             pythons[arm] = _python(arm, write)
@@ -194,11 +194,10 @@ def _made(block: Block, pythons: dict, code: dict, write) -> Block:
         except BlockError as err:
             if arm.keras is None:
                 raise UsageError(str(err)) from None
-            left_out.append(arm)
+            gone.add(arm.base)
             write(f"cnnbench: {err}; left out, the block goes on without it")
-    if not left_out:
+    if not gone:
         return block
-    gone = {arm.base for arm in left_out}  # an A/A arm's twin goes with it
     arms = tuple(arm for arm in block.arms if arm.base not in gone)
     if not arms:
         raise UsageError("no arm of the block can start")
@@ -284,7 +283,7 @@ def regressions(path: Path, block_id: str, fail_above: float, write=print) -> li
     for s in summaries(data[data["block"] == block_id]):
         for a in s.arms:
             r = a.to_own
-            if r is not None and (r.low if r.known else r.value) > bound:
+            if r is not None and r.above(bound):
                 found.append(a.arm)
                 write(
                     f"regression: {a.arm} takes {r.text(3)} {a.own}'s time at {s.filters} "

@@ -62,6 +62,11 @@ class Ratio:
         """Whether the interval holds `x` (an unknown interval holds everything)."""
         return not self.known or self.low <= x <= self.high
 
+    def above(self, bound: float) -> bool:
+        """A gate's rule: the whole interval lies above `bound`; with no interval (one
+        round: nothing shows the growth is noise) the point does."""
+        return (self.low if self.known else self.value) > bound
+
     @property
     def detectable(self) -> float | None:
         """The smallest change (a fraction: 0.05 is 5%) these rounds could see."""

@@ -62,10 +62,7 @@ class Change:
         return f"no change found (±{r.half_pct:.0f}%)"
 
     def regressed(self, threshold: float) -> bool:
-        bound = 1 + threshold / 100
-        if not self.ratio.known:  # nothing shows the growth is noise: the gate stays shut
-            return self.ratio.value > bound
-        return self.ratio.low > bound
+        return self.ratio.above(1 + threshold / 100)
 
 
 def _paired(new: pd.DataFrame, base: pd.DataFrame) -> stats.Ratio | None:
