@@ -168,6 +168,7 @@ def test_short_sweep_writes_json_and_resumes_round_by_round(backend, tmp_path):
     assert len(finished) == 8  # nothing counted twice, nothing lost
 
 
+@pytest.mark.any_backend
 def test_the_timed_region_is_the_fit_alone(backend, tmp_path):
     (tmp_path / "fake_trainer.py").write_text(FAKE_TRAINER)
     out = tmp_path / "out.json"
@@ -189,6 +190,7 @@ def test_the_timed_region_is_the_fit_alone(backend, tmp_path):
     assert cell["stats"]["data"] == pytest.approx([0.25, 0.25], rel=0.05)
 
 
+@pytest.mark.any_backend
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -245,6 +247,7 @@ def test_bad_options_stop_the_session_before_it_trains(backend, tmp_path, args, 
     assert before == {name: paths[name].read_bytes() for name in before}  # nothing cut
 
 
+@pytest.mark.any_backend
 def test_no_mnist_stops_the_session_once_in_one_line(backend, tmp_path):
     done = _bench(backend, tmp_path, env={"CNNBENCH_DATA": str(tmp_path / "none.npz")})
     assert done.returncode == 4, done.stdout[-2000:]
@@ -253,6 +256,7 @@ def test_no_mnist_stops_the_session_once_in_one_line(backend, tmp_path):
     )
 
 
+@pytest.mark.any_backend
 def test_an_unknown_backend_is_one_line(tmp_path):
     done = _bench("bogus", tmp_path)
     assert done.returncode == 4
@@ -275,6 +279,7 @@ def test_quick_plans_a_small_first_look_at_keras_and_native(backend, tmp_path):
     assert "test_learning_rate[keras-default-0.01-r0]" in done.stdout
 
 
+@pytest.mark.any_backend
 def test_quick_never_overrides_an_explicit_option(backend, tmp_path):
     # --rounds 3 and --epochs 10 are the defaults: given, they still win over the preset.
     args = ("--quick", "--rounds", "3", "--epochs", "10", "--collect-only")
@@ -285,6 +290,7 @@ def test_quick_never_overrides_an_explicit_option(backend, tmp_path):
     assert "epochs 10, train subset 5000, rounds 3" in done.stdout  # SHORT: 5000
 
 
+@pytest.mark.any_backend
 @pytest.mark.slow
 def test_a_library_warning_does_not_discard_a_measurement(backend, tmp_path):
     # pyproject turns warnings into errors for the unit tests; on a newer stack a
@@ -315,6 +321,7 @@ def _collected(done) -> list[str]:
     return [line.split("::")[-1] for line in done.stdout.splitlines() if "::test_" in line]
 
 
+@pytest.mark.any_backend
 def test_the_shards_together_collect_the_plan_exactly_once(backend, tmp_path):
     args = ("--filters", "8,16,32", "--rounds", "2", "--collect-only", "-q")
     whole = _collected(_bench(backend, tmp_path, *args))
@@ -323,6 +330,7 @@ def test_the_shards_together_collect_the_plan_exactly_once(backend, tmp_path):
     assert all(parts) and len(set(sum(parts, []))) == len(whole)
 
 
+@pytest.mark.any_backend
 @pytest.mark.parametrize(
     "shard, env, message",
     [
@@ -339,6 +347,7 @@ def test_a_shard_that_names_no_shard_stops_the_session(backend, tmp_path, shard,
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.any_backend
 @pytest.mark.slow
 @pytest.mark.parametrize("when", ["a warm-up", "a timed run"])
 def test_one_ctrl_c_stops_the_session_keeps_the_json_and_says_how_to_finish(

@@ -31,6 +31,7 @@ def test_a_tiny_block_trains_in_workers_and_records_its_rounds(tmp_path):
     assert len(path.read_text().splitlines()) == 6
 
 
+@pytest.mark.any_backend
 def test_a_tiny_block_times_this_checkouts_last_commit_beside_its_code(tmp_path):
     """asv's `continuous` here: HEAD's code, exported, in its own worker, against the
     checkout's; the two arms' ratio paired and gated."""

@@ -33,7 +33,7 @@ from cnnbench.cli import main
         (["tune", "--impl", "keras-loop,caffe"], "choose from keras, keras-loop, native"),
     ],
 )
-@pytest.mark.per_backend  # imports Keras
+@pytest.mark.any_backend  # imports Keras, tests none of its backends
 def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
     out, err = capsys.readouterr()
@@ -48,6 +48,7 @@ def test_unknown_backend_in_environment(monkeypatch, capsys):
     assert "unknown backend 'theano' (KERAS_BACKEND)" in capsys.readouterr().err
 
 
+@pytest.mark.any_backend
 def test_data_command_names_source_and_path(mnist, capsys):
     assert main(["data", "--data", str(mnist.path)]) == 0
     out = capsys.readouterr().out
@@ -93,6 +94,7 @@ def test_run_prints_report_summary_and_writes_json(backend, tmp_path):
     assert result["val_accuracy"] >= 0.96
 
 
+@pytest.mark.any_backend
 @pytest.mark.slow
 def test_other_backend_runs_in_a_fresh_process(backend, tmp_path, capfd):
     import keras  # noqa: F401  (the backend of this process is now fixed)
@@ -176,7 +178,7 @@ def test_help_describes_every_command_in_whole_sentences(capsys):
     assert "Benchmark sweeps: pytest benchmarks/." in out
 
 
-@pytest.mark.per_backend  # imports Keras
+@pytest.mark.any_backend  # imports Keras, tests none of its backends
 def test_a_usage_error_leaves_no_folder_behind(tmp_path, capsys):
     target = tmp_path / "a" / "b" / "c.json"
     assert main(["run", "--json", str(target), "--filters", "0"]) == 2

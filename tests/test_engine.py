@@ -29,6 +29,7 @@ TINY += ["--impl", "keras,native", "--profile", "default", "--lrs", "0.1,0.01", 
 @pytest.mark.slow
 # Earlier tests of this process imported JAX, which warns when Ray forks its daemons; the
 # sweep command's own driver never imports a backend.
+@pytest.mark.any_backend
 @pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_a_killed_worker_s_shard_is_resumed_and_every_run_is_on_file_once(backend, tmp_path):
     path = tmp_path / "sweep.jsonl"

@@ -147,3 +147,25 @@ def test_an_unmarked_test_that_imports_keras_fails_in_the_neutral_pass():
     done = subprocess.run([sys.executable, "-c", "import keras"], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode != 0 and NEUTRAL_BACKEND in done.stderr
+
+
+def test_an_any_backend_test_runs_in_exactly_one_of_the_ci_passes():
+    """tox.ini's passes, read from its commands: a per_backend test runs in every backend
+    pass, an any_backend one in ANY_BACKEND's alone, an unmarked one in the neutral pass."""
+    import configparser
+
+    from conftest import ANY_BACKEND, runs_in
+
+    from cnnbench.backend import BACKENDS
+
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(Path(__file__).resolve().parents[1] / "tox.ini")
+    commands = tox["testenv:tests"]["commands"].replace("\\\n", " ")
+    passes = re.findall(r"CNNBENCH_TEST_PASS=(\w+)(?: KERAS_BACKEND=(\w+))?", commands)
+    assert passes[0] == ("neutral", "") and sorted(b for _, b in passes[1:]) == sorted(BACKENDS)
+    marks = {"unmarked": set(), "per": {"per_backend"}, "any": {"any_backend"},
+             "both": {"per_backend", "any_backend"}}
+    ran = {kind: [p for p in passes if runs_in(*p, m)] for kind, m in marks.items()}
+    assert ran["unmarked"] == passes[:1] and ran["per"] == passes[1:]
+    assert ran["any"] == ran["both"] == [("backend", ANY_BACKEND)]
+    assert all(runs_in(None, "jax", m) for m in marks.values())  # no pass named: all run

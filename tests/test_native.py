@@ -24,9 +24,8 @@ def _first_epoch(framework, mnist, **settings):
 
 
 @pytest.mark.slow
-def test_three_frameworks_trace_the_same_first_epoch(mnist, backend):
-    if backend != "jax":
-        pytest.skip("trains all three frameworks at once: once per test run is enough")
+@pytest.mark.any_backend  # trains all three frameworks at once: one pass is enough
+def test_three_frameworks_trace_the_same_first_epoch(mnist):
     results = {framework: _first_epoch(framework, mnist) for framework in BACKENDS}
     losses = [loss for loss, _ in results.values()]
     accuracies = [accuracy for _, accuracy in results.values()]
@@ -35,6 +34,7 @@ def test_three_frameworks_trace_the_same_first_epoch(mnist, backend):
 
 
 @pytest.mark.slow
+@pytest.mark.any_backend  # native trainers need no Keras backend
 @pytest.mark.parametrize(
     "framework, settings",
     [
@@ -44,9 +44,7 @@ def test_three_frameworks_trace_the_same_first_epoch(mnist, backend):
         ("torch", {"layout": "nchw"}),
     ],
 )
-def test_settings_change_the_speed_not_the_result(mnist, backend, framework, settings):
-    if backend != "jax":
-        pytest.skip("native trainers need no Keras backend: once per test run is enough")
+def test_settings_change_the_speed_not_the_result(mnist, framework, settings):
     plain_loss, plain_accuracy = _first_epoch(framework, mnist)
     loss, accuracy = _first_epoch(framework, mnist, **settings)
     assert loss == pytest.approx(plain_loss, abs=3e-3)  # other kernels, other roundings

@@ -69,7 +69,7 @@ def test_tuned_equal_to_default_is_known():
     assert not profiles.same_as_default("torch", "gpu")  # jit_compile=True
 
 
-@pytest.mark.per_backend  # imports Keras
+@pytest.mark.any_backend  # imports Keras, tests none of its backends
 def test_steps_per_execution_on_pytorch_needs_the_next_keras(monkeypatch):
     import keras
 
@@ -82,7 +82,7 @@ def test_steps_per_execution_on_pytorch_needs_the_next_keras(monkeypatch):
     assert profiles.refused_here("keras", "torch", epoch) is None
 
 
-@pytest.mark.per_backend  # imports Keras
+@pytest.mark.any_backend  # imports Keras, tests none of its backends
 def test_a_choice_the_installed_keras_refuses_is_one_line(monkeypatch):
     import keras
 
@@ -95,7 +95,7 @@ def test_a_choice_the_installed_keras_refuses_is_one_line(monkeypatch):
 
 
 @pytest.mark.parametrize("version, timed", [("3.15.1", False), ("3.16.0.dev2026102704", True)])
-@pytest.mark.per_backend  # imports Keras
+@pytest.mark.any_backend  # imports Keras, tests none of its backends
 def test_tune_times_steps_per_execution_on_pytorch_only_where_keras_runs_it(
     monkeypatch, version, timed
 ):
