@@ -82,3 +82,19 @@ def entries(
             }
         )
     return out
+
+
+def table(cell_entries: Iterable[Mapping]) -> list[tuple[str, list[dict]]]:
+    """pytest-benchmark's terminal table from `entries`: (group, rows), a row per cell with
+    its rounds, as its `pytest_benchmark_group_stats` hook returns them."""
+    groups: dict[str, list[dict]] = {}
+    for entry in cell_entries:
+        row = {key: value for key, value in entry["stats"].items() if key != "data"}
+        row.update({key: entry[key] for key in ("name", "fullname", "group", "param", "params")})
+        groups.setdefault(entry["group"], []).append({**row, "path": None, "source": None})
+    return sorted(groups.items())
+
+
+def timed_now(benchmarks: Iterable) -> dict[str, float]:
+    """pytest-benchmark's benchmarks of this session: name -> its one round's seconds."""
+    return {b.name: b.stats.data[0] for b in benchmarks if b.stats}

@@ -46,6 +46,25 @@ def _checked(check: Callable, *args, **kwargs):
         raise SuiteError(str(err)) from None
 
 
+def output_options() -> list[tuple[tuple[str, ...], dict]]:
+    """The suite's options beside the sweep's (`request.option_specs`): where runs go."""
+    where = results.default_path("<backend>", "<cpu|gpu>")
+    return [
+        (("--results",), {"default": None, "metavar": "PATH",
+                          "help": f"JSONL of finished runs, appended as each finishes "
+                                  f"(default: {where})"}),
+        (("--resume",), {"action": "store_true",
+                         "help": "skip runs the results file already holds"}),
+    ]
+
+
+def path_of(value) -> Path | None:
+    """An output option's path: pytest-benchmark before 5.3 gives `--benchmark-json` open."""
+    if value is None:
+        return None
+    return Path(value.name if hasattr(value, "write") else value)
+
+
 def backend_of(environ: Mapping[str, str]) -> str:
     backend = environ.get("KERAS_BACKEND") or "tensorflow"
     if backend not in BACKENDS:
