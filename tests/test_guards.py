@@ -171,3 +171,10 @@ def test_a_machines_price_beats_its_kinds_and_to_099_is_priced_at_its_own_time()
     assert pd.isna(out["dollars"].tolist()[2])  # no price for the CPU: no dollars, never 0
     assert out["dollars_to_0_99"].tolist()[:2] == [1.8, 0.5]  # the time it took to get there
     assert pd.isna(out["dollars_to_0_99"].tolist()[2])
+
+
+def test_two_runs_without_a_seed_are_two_rates_not_one():
+    """Older records and frame rows carry no seed: each is still a run of its own."""
+    runs = [_rate_record(16, 55.0), _rate_record(16, 55.0), _rate_record(16, 110.0)]
+    est = estimate.Estimator.build("jax", "cpu", "fp32", runs)
+    assert est.seconds("native", 16, 550000) == pytest.approx(55.0)  # median of 55, 55, 110

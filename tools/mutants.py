@@ -233,6 +233,16 @@ MUTANTS = [
     M("a CPU plan gets a shard a core", "cnnbench/engine.py",
       'resources.get("GPU", 0) if kind == "gpu" else resources.get(HOST_RESOURCE, 0)',
       'resources.get("GPU", 0) if kind == "gpu" else resources.get("CPU", 0)'),
+    M("an any_backend test runs on every backend", "tests/conftest.py",
+      "        return backend == ANY_BACKEND\n", "        return True\n"),
+    M("two runs without a seed count as one", "cnnbench/estimate.py",
+      "            samples.setdefault(key, {}).setdefault(filters, []).append(per_image)",
+      "            seen = samples.setdefault(key, {}).setdefault(filters, [])\n"
+      "            if result.get(\"seed\") is not None or per_image not in seen:\n"
+      "                seen.append(per_image)"),
+    M("the Keras loop's accuracy is its last batch's", "cnnbench/kerasloop/jax_loop.py",
+      "return jnp.sum(jnp.stack(losses)), jnp.sum(jnp.stack(corrects))",
+      "return jnp.sum(jnp.stack(losses)), corrects[-1]"),
     M("a half-written shard line parsed", "cnnbench/engine.py",
       'end = data.rfind(b"\\n") + 1', "end = len(data)"),
 ]  # fmt: skip
