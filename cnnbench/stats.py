@@ -219,3 +219,45 @@ def mean_interval(values: Sequence[float]) -> tuple[float, float | None, float |
 def normal_half(spread: float) -> float:
     """The half-width of a normal 95% interval of this standard deviation (log scale)."""
     return float(sp.norm.ppf(0.5 + LEVEL / 2)) * spread
+
+
+@dataclass(frozen=True)
+class Replicated:
+    """A ratio over replicate blocks (one per machine of one class): `ratio` with its
+    interval, `replicates` blocks, and `agree`: the p-value that the machines share one
+    ratio (None for one block)."""
+
+    ratio: Ratio
+    replicates: int
+    agree: float | None
+
+    @property
+    def apart(self) -> bool:
+        """Whether the machines' ratios differ (the interval is then between machines)."""
+        return self.agree is not None and self.agree < 1 - LEVEL
+
+
+def replicated(blocks: Sequence[tuple[Sequence[float], Sequence[float]]]) -> Replicated:
+    """first / second over replicate blocks, each (first's rounds, second's rounds) paired
+    by round. Ratios pool, seconds never do: each block's per-round log ratios, which
+    cancel its own machine's speed. Where a one-way analysis of variance finds no
+    difference between the blocks (p >= 0.05), their log ratios are one sample (the
+    paired t interval over every round); where it finds one, the interval is Student's t
+    over the blocks' mean log ratios, one value a machine, so it is as wide as the
+    machines differ (a random-effects mean, exact for equal rounds)."""
+    if not blocks:
+        raise ValueError("replicated: no block")
+    if any(len(a) != len(b) for a, b in blocks):
+        raise ValueError("replicated: a block's two arms have different rounds")
+    logs = [_logs(a, "replicated") - _logs(b, "replicated") for a, b in blocks]
+    if len(logs) == 1:
+        return Replicated(_interval(logs[0]), 1, None)
+    pooled = np.concatenate(logs)
+    if any(len(x) < MIN_ROUNDS for x in logs) or np.all(pooled == pooled[0]):
+        agree = None  # no within-block spread to set the blocks' differences against
+    else:
+        agree = float(sp.f_oneway(*logs).pvalue)
+    if agree is None or agree >= 1 - LEVEL:
+        return Replicated(_interval(pooled), len(logs), agree)
+    between = _interval(np.array([float(np.mean(x)) for x in logs]))  # a value a machine
+    return Replicated(between, len(logs), agree)

@@ -114,3 +114,50 @@ def test_bad_values_are_refused_in_one_line(values):
 def test_rounds_must_pair():
     with pytest.raises(ValueError, match="3 rounds against 2"):
         stats.paired([1, 2, 3], [1, 2])
+
+
+def _replicates(rng, blocks, rounds, effect=1.0, machines=0.0):
+    """Blocks on machines of one class: each machine its own ratio (log sd `machines`)
+    and its own speed (which the ratios cancel)."""
+    out = []
+    for _ in range(blocks):
+        own = effect * math.exp(rng.normal(0, machines))
+        first, second = _block(rng, rounds, effect=own)
+        speed = math.exp(rng.normal(0, 0.3))
+        out.append((first * speed, second * speed))
+    return out
+
+
+def test_replicate_blocks_pool_their_ratios_and_keep_the_coverage():
+    rng = np.random.default_rng(5)
+    trials = 2000
+    runs = [stats.replicated(_replicates(rng, 3, 6, effect=1.10)) for _ in range(trials)]
+    covered = sum(r.ratio.holds(1.10) for r in runs) / trials
+    assert 0.92 <= covered <= 0.97
+    assert all(r.replicates == 3 for r in runs)
+    aa = [stats.replicated(_replicates(rng, 3, 6)) for _ in range(trials)]
+    assert sum(not r.ratio.holds(1.0) for r in aa) / trials <= 0.06  # an A/A arm, 3 machines
+    one = stats.paired(*_block(rng, 18))  # three blocks of six: as narrow as 18 rounds
+    assert np.median([r.ratio.high / r.ratio.low for r in aa]) < 1.2 * one.high / one.low
+
+
+def test_machines_that_differ_widen_the_interval_to_the_machines():
+    rng = np.random.default_rng(6)
+    trials = 1000
+    runs = [stats.replicated(_replicates(rng, 4, 6, effect=1.10, machines=0.10))
+            for _ in range(trials)]
+    pooled = [stats.paired(np.concatenate([a for a, _ in r]), np.concatenate([b for _, b in r]))
+              for r in [_replicates(rng, 4, 6, effect=1.10, machines=0.10) for _ in range(trials)]]
+    assert sum(r.ratio.holds(1.10) for r in runs) / trials >= 0.88
+    assert sum(p.holds(1.10) for p in pooled) / trials < 0.80  # what pooling alone would say
+    assert np.mean([r.apart for r in runs]) > 0.5
+
+
+def test_one_replicate_is_its_block_and_bad_blocks_are_refused():
+    first, second = [40.0, 41.0, 39.0], [38.0, 40.0, 37.0]
+    only = stats.replicated([(first, second)])
+    assert only.ratio == stats.paired(first, second) and only.agree is None
+    with pytest.raises(ValueError, match="no block"):
+        stats.replicated([])
+    with pytest.raises(ValueError, match="different rounds"):
+        stats.replicated([(first, second[:2]), (first, second)])
