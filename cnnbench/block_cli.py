@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from cnnbench import options, results
+from cnnbench import block_ray, options, results
 from cnnbench.block import Arm, Block, BlockError, aa_arms, parse_arm
 from cnnbench.errors import PathError, UsageError, shown
 from cnnbench.files import check_writable
@@ -43,33 +43,23 @@ def add_parser(sub) -> None:
     block.add_argument("--rounds", type=int, default=6, help="rounds (default 6)")
     block.add_argument("--aa", metavar="ARM", help="time this arm twice: the noise floor")
     block.add_argument("--cold", action="store_true", help="time each worker's first run cold")
-    block.add_argument(
-        "--keras",
-        metavar="V[,V...]",
-        help="add each Keras arm again at each of these Keras versions (own environments)",
-    )
+    block.add_argument("--keras", metavar="V[,V...]", help="add each Keras arm again at "
+                       "each of these Keras versions (own environments)")
     block.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     block.add_argument("--epochs", type=int, default=10)
     block.add_argument("--train-subset", type=int, metavar="N")
     block.add_argument("--seed", type=int, default=0, help="round r trains with seed + r")
     block.add_argument("--order-seed", type=int, default=0, help="seeds the arms' order")
-    block.add_argument(
-        "--choices",
-        action="append",
-        metavar="BACKEND=TUNE.json",
-        help="a backend's settings chosen by `tune --write-choices` (repeatable)",
-    )
+    block.add_argument("--choices", action="append", metavar="BACKEND=TUNE.json",
+                       help="a backend's settings chosen by `tune --write-choices` (repeatable)")
     block.add_argument("--results", default=str(DEFAULT_RESULTS), metavar="PATH")
     block.add_argument("--resume", action="store_true", help="continue this file's block")
     block.add_argument("--plan", action="store_true", help="print the order and stop")
     block.add_argument("--detect", metavar="PCT", help="say the rounds a PCT%% change needs")
-    block.add_argument(
-        "--fail-above",
-        type=float,
-        metavar="PCT",
-        help="exit 3 when an arm of another commit or Keras takes more than 1+PCT%% of its "
-        "arm's time here, its whole interval above (a regression gate)",
-    )
+    block.add_argument("--fail-above", type=float, metavar="PCT",
+                       help="exit 3 when an arm of another commit or Keras takes more than "
+                       "1+PCT%% of its arm's time here, its whole interval above (a gate)")
+    block_ray.add_options(block)
 
 
 def build(args) -> Block:
@@ -204,12 +194,13 @@ def _made(block: Block, pythons: dict, code: dict, write) -> Block:
     return dataclasses.replace(block, arms=arms)
 
 
-def run(args) -> int:
+def run(args, argv: list[str] | None = None) -> int:
     from cnnbench.report.blocks import summary_lines
     from cnnbench.worker import ProcessWorker
 
     try:
         block = build(args)
+        replicate = block_ray.check(args, block)
         detect = _detect(args.detect)
         if args.fail_above is not None and not (
             math.isfinite(args.fail_above) and args.fail_above >= 0
@@ -221,12 +212,15 @@ def run(args) -> int:
     except (BlockError, ValueError, PathError, options.OptionError) as err:
         raise UsageError(str(err)) from None
     write = print
+    if args.engine == "ray" and not args.plan:
+        return block_ray.run(args, block, path, sys.argv[2:] if argv is None else argv)
     pythons, code = {}, {}
     if not args.plan:  # every environment and commit made before any worker starts
         block = _made(block, pythons, code, write)
     try:
         commit_id = os.environ.get("CNNBENCH_COMMIT") or commit(Path.cwd())
-        runner = Runner(block, path, None, write=write, resume=args.resume, commit=commit_id)
+        runner = Runner(block, path, None, write=write, resume=args.resume, commit=commit_id,
+                        replicate=replicate)
     except BlockError as err:
         raise UsageError(str(err)) from None
     if args.plan:

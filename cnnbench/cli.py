@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "place":
             return place_cli.run(args)
         if args.command == "block":
-            return block_cli.run(args)
+            return block_cli.run(args, argv[1:])
         return commands[args.command](args, argv)
     except (UsageError, PathError, DataError, DeviceError) as err:
         print(f"cnnbench: error: {err}", file=sys.stderr)

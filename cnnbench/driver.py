@@ -1,6 +1,6 @@
-"""The one writer of a distributed sweep's results file (`cnnbench.engine`): each record
-streamed back from a shard is appended unless the file already holds that round of that
-cell, measured on the same kind of machine.
+"""The one writer of a distributed sweep's or block's results file (`cnnbench.engine`):
+each record streamed back from a shard or replicate is appended unless the file already
+holds that round of that cell (of that block), measured on the same kind of machine.
 """
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ from cnnbench.backend import MACHINE_KEYS
 
 def round_key(record: dict) -> str | None:
     """What makes two records the same round of the same cell on the same kind of machine
-    (warm-ups: never): another CPU's round is not this one's, whatever its settings."""
+    (warm-ups: never): another CPU's round is not this one's, whatever its settings, and
+    another block's (a replicate on a machine of the same class) is not this block's."""
     if record.get("warmup"):
         return None
     machine = record.get("machine") if isinstance(record.get("machine"), dict) else {}
     where = [machine.get(key) for key in MACHINE_KEYS]
+    block = record.get("block") if isinstance(record.get("block"), dict) else {}
     return json.dumps(
-        [record.get("benchmark"), results.settings_key(record["result"]), where], sort_keys=True
+        [record.get("benchmark"), results.settings_key(record["result"]), where,
+         block.get("id")], sort_keys=True
     )
 
 

@@ -62,6 +62,14 @@ class Shard:
     kind: str  # cpu or gpu
     threads: tuple[tuple[str, str | None], ...] = ()  # the driver's THREAD_VARIABLES
 
+    @property
+    def label(self) -> str:
+        return f"shard {self.k}/{self.n}"
+
+    def seed(self, on_file: Sequence[dict]) -> list[dict]:
+        """The runs on file its task starts from: all of them (its `--resume` sorts)."""
+        return list(on_file)
+
     def environment(self, backend: str) -> dict[str, str]:
         """The timed process's environment: the worker's, with the driver's thread
         settings (none: the libraries' own defaults) and the backend."""
@@ -115,13 +123,14 @@ def _new_lines(path: Path, offset: int) -> tuple[list[dict], int]:
     return lines, offset + end
 
 
-def shard_events(shard: Shard, on_file: Sequence[dict]) -> Iterator[dict]:
+def shard_events(shard, on_file: Sequence[dict]) -> Iterator[dict]:
     """What a task does, as a plain generator (Ray wraps it): seed the shard's own results
-    file with the runs on file, start each backend's pytest session, and yield
+    file with the runs on file, start each of its commands (a `Shard`'s pytest session per
+    backend, a `block_ray.Replicate`'s block), and yield
     `{"event": "started", "pid": ...}`, then every new record, then
     `{"event": "end", "returncode": ..., "backend": ...}` per session."""
     with tempfile.TemporaryDirectory(prefix="cnnbench-shard-") as tmp:
-        path = Path(tmp) / f"shard-{shard.k}-of-{shard.n}.jsonl"
+        path = Path(tmp) / f"{shard.label.replace(' ', '-').replace('/', '-of-')}.jsonl"
         for record in on_file:
             results.append(path, record)
         offset = path.stat().st_size if path.exists() else 0
@@ -207,7 +216,7 @@ def shutdown() -> None:
 
 def run(
     ray,
-    shards: Sequence[Shard],
+    shards: Sequence,  # Shard, or block_ray.Replicate: the same interface
     driver: Driver,
     on_event: Callable[[Shard, dict], None] = lambda shard, event: None,
 ) -> dict[int, int]:
@@ -222,7 +231,7 @@ def run(
     placement["max_retries"] = 0  # the driver starts a lost shard again, resumed
     attempts = {shard.k: 1 for shard in shards}
     status = {shard.k: 0 for shard in shards}
-    running = {task.options(**placement).remote(s, driver.on_file()): s for s in shards}
+    running = {task.options(**placement).remote(s, s.seed(driver.on_file())): s for s in shards}
     while running:
         ready, _ = ray.wait(list(running), num_returns=1)
         generator = ready[0]
@@ -236,21 +245,21 @@ def run(
             del running[generator]
             if attempts[shard.k] >= ATTEMPTS:
                 raise EngineError(
-                    f"shard {shard.k}/{shard.n} lost {ATTEMPTS} times: {type(err).__name__}"
+                    f"{shard.label} lost {ATTEMPTS} times: {type(err).__name__}"
                 ) from None
             attempts[shard.k] += 1
             driver.write(
-                f"cnnbench: shard {shard.k}/{shard.n} lost ({type(err).__name__}); "
+                f"cnnbench: {shard.label} lost ({type(err).__name__}); "
                 f"starting it again (attempt {attempts[shard.k]}) from the runs on file"
             )
-            running[task.options(**placement).remote(shard, driver.on_file())] = shard
+            running[task.options(**placement).remote(shard, shard.seed(driver.on_file()))] = shard
             continue
         if event["event"] == "record":
             record = event["record"]
             if driver.take(record) and not record.get("warmup"):
                 result = record["result"]
                 driver.write(
-                    f"cnnbench: shard {shard.k}/{shard.n}: {record['benchmark']} "
+                    f"cnnbench: {shard.label}: {record['benchmark']} "
                     f"{result['runtime_s']:.1f} s -> {driver.results_path}"
                 )
         elif event["event"] == "end":

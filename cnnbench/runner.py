@@ -94,9 +94,10 @@ class Runner:
         free: Callable[[], float | None] = free_gib,
         now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         commit: str | None = None,  # the code's, recorded with every run
+        replicate: str | None = None,  # "K/N": this block's place among replicates (Ray)
     ) -> None:
         self.block, self.path, self.make_worker = block, results_path, make_worker
-        self.commit = commit
+        self.commit, self.replicate = commit, replicate
         self.write, self.free, self.now = write, free, now
         records = results.read(results_path, allow_torn_tail=True) if results_path.exists() else []
         ids = blocks_on_file(records, block.digest)
@@ -132,6 +133,8 @@ class Runner:
             floor=checks.floor_for(result).reason,
             result=result,
         )
+        if self.replicate:
+            record["block"]["replicate"] = self.replicate
         results.append(self.path, record)
 
     def _run(self, arm: Arm, config: RunConfig) -> dict:

@@ -243,6 +243,12 @@ MUTANTS = [
     M("the Keras loop's accuracy is its last batch's", "cnnbench/kerasloop/jax_loop.py",
       "return jnp.sum(jnp.stack(losses)), jnp.sum(jnp.stack(corrects))",
       "return jnp.sum(jnp.stack(losses)), corrects[-1]"),
+    M("two replicates' runs of one name kept once", "cnnbench/driver.py",
+      "where,\n         block.get(\"id\")]", "where]"),
+    M("a replicate resumes another's block", "cnnbench/block_ray.py",
+      'if (r.get("block") or {}).get("replicate") == self.tag]', "]"),
+    M("replicates that differ pooled as one sample", "cnnbench/stats.py",
+      "    if agree is None or agree >= 1 - LEVEL:\n", "    if True:\n"),
     M("a half-written shard line parsed", "cnnbench/engine.py",
       'end = data.rfind(b"\\n") + 1', "end = len(data)"),
 ]  # fmt: skip
