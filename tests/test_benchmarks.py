@@ -100,13 +100,19 @@ def _bench(backend, tmp_path, *args, env=None):
     return subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path, timeout=900)
 
 
-@pytest.mark.slow
-def test_short_sweep_writes_json_and_resumes_round_by_round(backend, tmp_path):
+def _short_sweep(backend, tmp_path):
+    """A first session of a short sweep: one round of 4 runs, its JSON and results."""
     out, jsonl = tmp_path / "out.json", tmp_path / "results.jsonl"
     sweep = ("--filters", "4,8", "--lrs", "0.1,0.0001", "--results", str(jsonl))
     sweep += ("--impl", "keras", "--profile", "default")
     done = _bench(backend, tmp_path, *sweep, "--rounds", "1", "--benchmark-json", str(out))
     assert done.returncode == 0, done.stdout[-3000:]
+    return done, sweep, out, jsonl
+
+
+@pytest.mark.slow
+def test_short_sweep_writes_json_on_this_backend(backend, tmp_path):
+    done, _, out, _ = _short_sweep(backend, tmp_path)
     assert "[1/4]" in done.stdout and "epoch 1/1" in done.stdout  # progress past capture
     assert "cnnbench: 4 runs planned, 0 on file, 4 to do" in done.stdout
     assert "warm-up keras-default" in done.stdout
@@ -136,6 +142,12 @@ def test_short_sweep_writes_json_and_resumes_round_by_round(backend, tmp_path):
     assert shown.returncode == 0 and "KeyError" not in shown.stderr, shown.stderr[-2000:]
     assert "keras-default" in shown.stdout
 
+
+@pytest.mark.slow
+@pytest.mark.any_backend  # what is on file and what counts: no backend's own
+def test_short_sweep_resumes_round_by_round(backend, tmp_path):
+    _, sweep, out, jsonl = _short_sweep(backend, tmp_path)
+    where = f"{backend}-cpu-fp32-1x5000"
     # Two more rounds, resumed: round 0 is on file and never redone.
     warmups = [r["result"]["filters"] for r in results.read(jsonl) if r.get("warmup")]
     assert warmups == [16, 8, 4]  # one per path and width (16: the learning-rate runs')

@@ -70,6 +70,7 @@ def _run_cli(args, env_backend, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.any_backend  # the command around a run; test_train trains each backend
 def test_run_prints_report_summary_and_writes_json(backend, tmp_path):
     out = tmp_path / "r.json"
     done = _run_cli(
