@@ -82,8 +82,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize(PARAMS, values, ids=[r.param_id for r in runs])
 
 
-def pytest_collection_modifyitems(config, items):
-    """In plan order: round by round, as the plan lists them."""
+def pytest_collection_modifyitems(config, items):  # in plan order: round by round
     order = {run.name: i for i, run in enumerate(config.stash[STARTED].runs)}
     items.sort(key=lambda item: order.get(item.name, -1))
 

@@ -165,5 +165,5 @@ def run(args, block, path, argv: Sequence[str], write=print) -> int:
             write(line)
     for item in items:
         if status.get(item.k):
-            write(f"cnnbench: {item.label} ended with exit status {status[item.k]}")
+            write(engine.ended(item.label, status[item.k]))
     return max(status.values(), default=0)

@@ -154,6 +154,13 @@ def exit_status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
+def ended(label: str, status: int) -> str:
+    """One line for a shard or replicate that did not end well, with the signal that
+    killed it (a shell's 128 + N) if one did."""
+    killed = f" (killed by signal {status - 128})" if status > 128 else ""
+    return f"cnnbench: {label} ended with exit status {status}{killed}; its runs on file stay"
+
+
 def driver_threads() -> tuple[tuple[str, str | None], ...]:
     """The driver's thread settings, for each shard's timed processes."""
     return tuple((name, os.environ.get(name)) for name in THREAD_VARIABLES)

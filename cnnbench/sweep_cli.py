@@ -248,11 +248,10 @@ def sweep(argv: list[str], console: Console | None = None, on_event=None) -> int
         raise UsageError(str(err)) from None
     finally:
         engine.shutdown()
-    failed = sorted(k for k, code in status.items() if code)
-    if failed:
-        console.print(f"cnnbench: shard(s) {failed} ended with failed runs; see above")
-        return 1
-    return 0
+    for shard in shards:
+        if status.get(shard.k):
+            console.print(engine.ended(shard.label, status[shard.k]), highlight=False)
+    return 1 if any(status.values()) else 0
 
 
 def _as_plan_args(args, kind: str = "cpu"):

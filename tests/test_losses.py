@@ -133,3 +133,24 @@ def test_a_shards_half_written_last_line_waits_for_its_end(tmp_path):
     lines, offset = _new_lines(path, offset)
     assert lines == [{"round": 1}] and offset == path.stat().st_size
     assert _new_lines(tmp_path / "not-yet.jsonl", 0) == ([], 0)
+
+
+def test_a_sweep_whose_shard_was_killed_names_it_and_fails(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from rich.console import Console
+
+    class FakeRay:
+        def cluster_resources(self):
+            return {engine.HOST_RESOURCE: 2}
+
+    monkeypatch.setattr(engine, "connect", lambda address: FakeRay())
+    monkeypatch.setattr(engine, "run", lambda ray, shards, driver, on_event: {1: 137, 2: 0})
+    console = Console(record=True, width=200, color_system=None)
+    suite = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    argv = ["--engine", "ray", "--filters", "8", "--epochs", "1", "--suite", suite,
+            "--plan-backends", "jax", "--results", str(tmp_path / "r.jsonl")]
+    assert sweep_cli.sweep(argv, console=console) == 1
+    text = console.export_text()
+    assert "shard 1/2 ended with exit status 137 (killed by signal 9)" in text
+    assert "shard 2/2 ended" not in text

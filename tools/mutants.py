@@ -249,6 +249,8 @@ MUTANTS = [
       'if (r.get("block") or {}).get("replicate") == self.tag]', "]"),
     M("replicates that differ pooled as one sample", "cnnbench/stats.py",
       "    if agree is None or agree >= 1 - LEVEL:\n", "    if True:\n"),
+    M("a killed shard not named", "cnnbench/sweep_cli.py",
+      "        if status.get(shard.k):\n", "        if False:\n"),
     M("a half-written shard line parsed", "cnnbench/engine.py",
       'end = data.rfind(b"\\n") + 1', "end = len(data)"),
 ]  # fmt: skip
