@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from cnnbench import block_ray, options, results
+from cnnbench import block_ray, options, results, stats
 from cnnbench.block import Arm, Block, BlockError, aa_arms, parse_arm
 from cnnbench.errors import PathError, UsageError, shown
 from cnnbench.files import check_writable
@@ -202,10 +202,8 @@ def run(args, argv: list[str] | None = None) -> int:
         block = build(args)
         replicate = block_ray.check(args, block)
         detect = _detect(args.detect)
-        if args.fail_above is not None and not (
-            math.isfinite(args.fail_above) and args.fail_above >= 0
-        ):
-            raise UsageError(f"--fail-above {args.fail_above}: expected a finite PCT >= 0")
+        if args.fail_above is not None:
+            stats.gate(args.fail_above)
         path = Path(args.results)
         check_writable(path, "--results")
         results.check_file(path, "--results")
@@ -273,7 +271,7 @@ def regressions(path: Path, block_id: str, fail_above: float, write=print) -> li
     from cnnbench.report.read import load
 
     data = frame(load([str(path)]).runs)
-    bound, found = 1 + fail_above / 100, []
+    bound, found = stats.gate(fail_above), []
     for s in summaries(data[data["block"] == block_id]):
         for a in s.arms:
             r = a.to_own

@@ -89,6 +89,14 @@ class Ratio:
         return self.text()
 
 
+def gate(fail_above: float) -> float:
+    """The bound a gate sets on a ratio from `--fail-above PCT` (1 + PCT/100); ValueError,
+    naming the option, unless PCT is finite and >= 0. Both gates read it (compare, block)."""
+    if not (math.isfinite(fail_above) and fail_above >= 0):
+        raise ValueError(f"--fail-above {fail_above}: expected a finite PCT >= 0")
+    return 1 + fail_above / 100
+
+
 def _t(rounds: int) -> float:
     return float(sp.t.ppf(0.5 + LEVEL / 2, rounds - 1))
 

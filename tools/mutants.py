@@ -251,6 +251,8 @@ MUTANTS = [
       "    if agree is None or agree >= 1 - LEVEL:\n", "    if True:\n"),
     M("a killed shard not named", "cnnbench/sweep_cli.py",
       "        if status.get(shard.k):\n", "        if False:\n"),
+    M("a gate takes a negative or infinite PCT", "cnnbench/stats.py",
+      "    if not (math.isfinite(fail_above) and fail_above >= 0):\n", "    if False:\n"),
     M("a half-written shard line parsed", "cnnbench/engine.py",
       'end = data.rfind(b"\\n") + 1', "end = len(data)"),
 ]  # fmt: skip

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 
+from cnnbench import stats
 from cnnbench.errors import EXIT_USAGE, OneLineParser, PathError, UsageError
 from cnnbench.estimate import published_json
 from cnnbench.experiment import LEARNING_RATE
@@ -43,6 +44,7 @@ from cnnbench.report.history import draw_history, history_markdown
 from cnnbench.report.noise import steal_lines
 from cnnbench.report.read import load
 from cnnbench.report.render import results_csv, rich_tables, summary_markdown, to_markdown
+from cnnbench.report.replicates import replicate_tables
 from cnnbench.report.tables import TABLES, tables
 from cnnbench.report.targets import block_targets, targets_markdown, targets_summary
 from cnnbench.report.tuning import tuning_markdown
@@ -123,8 +125,10 @@ def _check_args(args) -> None:
     if args.fail_above is not None:
         if args.compare is None:
             raise UsageError("--fail-above needs --compare")
-        if not (math.isfinite(args.fail_above) and args.fail_above >= 0):
-            raise UsageError(f"--fail-above {args.fail_above}: expected a finite PCT >= 0")
+        try:
+            stats.gate(args.fail_above)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     if args.drift is not None:
         if args.compare is None:
             raise UsageError("--drift needs --compare")
@@ -230,7 +234,7 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
                                  "compared nothing")
         for note in notes:
             console.print(f"note: {note}", highlight=False, markup=False)
-        models = tables(data, targets) + block_tables(blocks)
+        models = tables(data, targets) + block_tables(blocks) + replicate_tables(blocks)
         wanted = set(args.table or ["runtime", "blocks"])
         for model in models:
             if "all" in wanted or model.name in wanted:

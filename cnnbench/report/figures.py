@@ -56,7 +56,7 @@ def _suffix(length: tuple) -> str:
     return "" if length == tuple(FULL_LENGTH) else f"-{epochs}ep-{samples}img-b{batch}"
 
 
-def _save(fig, path: Path) -> Path:
+def save(fig, path: Path) -> Path:
     import io
 
     buffer = io.BytesIO()
@@ -141,7 +141,7 @@ def runtime_vs_filters(data: pd.DataFrame, length: tuple, out: Path) -> Path | N
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2)
     axes[0][0].set_ylabel("full training runtime, s (median, min–max bars)")
     fig.suptitle(f"Runtime vs filters, {length_title(length)}", fontsize=11)
-    return _save(fig, out / f"runtime_vs_filters{_suffix(length)}.png")
+    return save(fig, out / f"runtime_vs_filters{_suffix(length)}.png")
 
 
 def keras_overhead(data: pd.DataFrame, length: tuple, out: Path) -> Path | None:
@@ -166,7 +166,7 @@ def keras_overhead(data: pd.DataFrame, length: tuple, out: Path) -> Path | None:
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("Keras runtime / native runtime (medians)")
     fig.suptitle(f"What Keras costs over the bare framework, {length_title(length)}", fontsize=11)
-    return _save(fig, out / f"keras_overhead{_suffix(length)}.png")
+    return save(fig, out / f"keras_overhead{_suffix(length)}.png")
 
 
 def learning_curves(data: pd.DataFrame, length: tuple, out: Path) -> Path | None:
@@ -195,7 +195,7 @@ def learning_curves(data: pd.DataFrame, length: tuple, out: Path) -> Path | None
     below = -0.02 - 0.04 * math.ceil(len(names) / 3)
     fig.legend(handles, names, fontsize=7, loc="lower center", ncol=3, bbox_to_anchor=(0.5, below))
     fig.suptitle(f"Learning curves at {LR_FILTERS} filters, {length_title(length)}", fontsize=11)
-    return _save(fig, out / f"learning_curves{_suffix(length)}.png")
+    return save(fig, out / f"learning_curves{_suffix(length)}.png")
 
 
 def throughput_vs_filters(data: pd.DataFrame, length: tuple, out: Path) -> Path | None:
@@ -226,7 +226,7 @@ def throughput_vs_filters(data: pd.DataFrame, length: tuple, out: Path) -> Path 
         _filter_axis(ax, data["filters"])
     right.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.suptitle(f"Throughput, {length_title(length)} (○ CPU, □ GPU)", fontsize=11)
-    return _save(fig, out / f"throughput_vs_filters{_suffix(length)}.png")
+    return save(fig, out / f"throughput_vs_filters{_suffix(length)}.png")
 
 
 def draw_all(data: pd.DataFrame, out: Path) -> list[Path]:

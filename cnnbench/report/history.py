@@ -110,7 +110,7 @@ def draw_history(data: pd.DataFrame, out: Path) -> Path | None:
     points = [p for p in history(data) if p.to_own is None or p.to_own.known]
     if not points:
         return None
-    from cnnbench.report.figures import BACKEND_COLORS, _save, plt
+    from cnnbench.report.figures import BACKEND_COLORS, plt, save
 
     fig, ax = plt.subplots(figsize=(7, 4))
     versions = sorted({p.version for p in points}, key=_version)
@@ -136,4 +136,4 @@ def draw_history(data: pd.DataFrame, out: Path) -> Path | None:
     ax.set_title("Keras releases side by side (one block; circled: a step beyond its interval)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, out / "keras_history.png")
+    return save(fig, out / "keras_history.png")
