@@ -141,3 +141,12 @@ def test_two_replicates_on_a_local_ray_are_two_blocks_combined(tmp_path, capsys)
     assert sorted(blocks) == ["1/2", "2/2"] and len(set(blocks.values())) == 2
     assert len(records) == 8  # 2 replicates x 2 rounds x the arm and its twin, each once
     assert "replicates of" in out and "noise floor (A/A, jax:native)" in out
+
+
+def test_the_report_has_a_table_of_the_combined_ratios():
+    from cnnbench.report.replicates import replicate_tables
+
+    (table,) = replicate_tables(_frame({"abc-1": 1.0, "abc-2": 1.6}, ARMS))
+    assert table.name == "blocks" and "Replicates of abc · 2 Fake CPU ×2 blocks" in table.title
+    assert [row.label for row in table.rows][0] == "torch:native"
+    assert table.rows[1].cells[0].short.startswith("1.10x")

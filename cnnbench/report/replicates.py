@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cnnbench import stats
+from cnnbench.report.grid import Cell, Row, TableModel
 
 
 @dataclass(frozen=True)
@@ -93,3 +94,26 @@ def lines(data: pd.DataFrame, ids: Sequence[str] | None = None) -> list[str]:
             state = " DISTURBED" if not c.aa.ratio.holds(1.0) else ""
             out.append(f"  noise floor (A/A, {c.aa_arm}): {_text(c.aa)}{state}")
     return out
+
+
+def _cell(r: stats.Replicated) -> Cell:
+    short = r.ratio.text()
+    return Cell(short, f"{short} over {r.replicates} blocks"
+                + (" (machines differ)" if r.apart else ""))
+
+
+def replicate_tables(data: pd.DataFrame) -> list[TableModel]:
+    """A table per set of replicate blocks and width: each arm over the fastest, combined."""
+    tables = []
+    for c in combined(data):
+        rows = [Row(c.reference, [Cell("fastest", "fastest")])]
+        rows += [Row(arm, [_cell(r)]) for arm, r in c.arms]
+        if c.aa is not None:
+            rows.append(Row(f"A/A: {c.aa_arm} twice", [_cell(c.aa)]))
+        tables.append(TableModel(
+            "blocks", f"Replicates of {c.digest} · {len(c.blocks)} {c.machine} blocks · "
+            f"{c.filters} filters",
+            "Ratios combined over blocks of one definition on machines of one class "
+            "(paired by round within each block; machines' seconds never pooled): "
+            "stats.replicated.", ["× fastest"], rows, corner="arm"))
+    return tables
