@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cnnbench.plan import ShardError
+from cnnbench.plan import ShardError, is_index
 
 # the block command's options that pick the engine, not the experiment (never forwarded)
 ENGINE_OPTIONS = {"--engine": True, "--address": True, "--replicates": True,
@@ -49,13 +49,9 @@ class Replicate:
         return [r for r in on_file if (r.get("block") or {}).get("replicate") == self.tag]
 
     def environment(self, backend: str) -> dict[str, str]:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        for name, value in self.threads:
-            if value is None:
-                env.pop(name, None)
-            else:
-                env[name] = value
-        return env
+        from cnnbench.engine import with_threads
+
+        return with_threads({**os.environ, "PYTHONUNBUFFERED": "1"}, self.threads)
 
     def commands(self, results_path) -> list[tuple[str, list[str]]]:
         return [("block", [sys.executable, "-m", "cnnbench", "block", *self.args,
@@ -84,7 +80,7 @@ def parse_replicate(text: str) -> tuple[int, int]:
     from cnnbench.errors import shown
 
     k, sep, n = text.partition("/")
-    if not (sep and k.isascii() and k.isdigit() and n.isascii() and n.isdigit()):
+    if not (sep and is_index(k) and is_index(n)):
         raise ShardError(f"--replicate {shown(text)}: expected K/N")
     k_, n_ = int(k), int(n)
     if not 1 <= n_ <= MAX_REPLICATES or not 1 <= k_ <= n_:

@@ -73,13 +73,8 @@ class Shard:
     def environment(self, backend: str) -> dict[str, str]:
         """The timed process's environment: the worker's, with the driver's thread
         settings (none: the libraries' own defaults) and the backend."""
-        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONUNBUFFERED": "1"}
-        for name, value in self.threads:
-            if value is None:
-                env.pop(name, None)
-            else:
-                env[name] = value
-        return env
+        return with_threads({**os.environ, "KERAS_BACKEND": backend, "PYTHONUNBUFFERED": "1"},
+                            self.threads)
 
     def commands(self, results_path: Path) -> list[tuple[str, list[str]]]:
         """(backend, command) for each pytest session of this shard."""
@@ -152,6 +147,16 @@ def shard_events(shard, on_file: Sequence[dict]) -> Iterator[dict]:
 def exit_status(returncode: int) -> int:
     """A return code as a shell's exit status: killed by signal N (Popen's -N), 128 + N."""
     return 128 - returncode if returncode < 0 else returncode
+
+
+def with_threads(env: dict[str, str], threads) -> dict[str, str]:
+    """`env` with the driver's thread settings (`driver_threads`; None: unset)."""
+    for name, value in threads:
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
 
 
 def ended(label: str, status: int) -> str:

@@ -165,13 +165,13 @@ def array_index(environ: Mapping[str, str]) -> int:
         if not value:
             continue
         first = environ.get("SLURM_ARRAY_TASK_MIN", "0") if name.startswith("SLURM") else "0"
-        if not (_index(value) and _index(first.strip())):
+        if not (is_index(value) and is_index(first.strip())):
             raise ShardError(f"--shard: ${name}={shown(value)} is not an index")
         return int(value) - int(first) + 1
     raise ShardError(f"--shard N: no job array index (${' or $'.join(INDEX_VARIABLES)} unset)")
 
 
-def _index(text: str) -> bool:
+def is_index(text: str) -> bool:
     """ASCII digits, few enough for an index ('²' is a digit to str.isdigit, not to int)."""
     return text.isascii() and text.isdigit() and len(text) <= 9
 
@@ -180,7 +180,7 @@ def parse_shard(text: str, environ: Mapping[str, str] | None = None) -> tuple[in
     """`K/N` (K in 1..N) -> (K, N); a bare `N` takes K from the job array (`array_index`)."""
     environ = os.environ if environ is None else environ
     text = text.strip()
-    if _index(text):
+    if is_index(text):
         text = f"{array_index(environ)}/{text}"
     match = _SHARD.fullmatch(text)
     if not match:

@@ -57,13 +57,17 @@ def _by_round(runs: pd.DataFrame) -> pd.Series:
     return runs.set_index("seed")["runtime_s"]
 
 
-def pair(first: pd.DataFrame, second: pd.DataFrame) -> stats.Ratio | None:
-    """first / second over the rounds both have (a round is a seed of one block)."""
+def paired_rounds(first: pd.DataFrame, second: pd.DataFrame) -> tuple[list, list] | None:
+    """The two arms' times over the rounds both have (a round is a seed of one block)."""
     a, b = _by_round(first), _by_round(second)
     rounds = sorted(set(a.index) & set(b.index))
-    if not rounds:
-        return None
-    return stats.paired(a[rounds].tolist(), b[rounds].tolist())
+    return (a[rounds].tolist(), b[rounds].tolist()) if rounds else None
+
+
+def pair(first: pd.DataFrame, second: pd.DataFrame) -> stats.Ratio | None:
+    """first / second over the rounds both have."""
+    rounds = paired_rounds(first, second)
+    return stats.paired(*rounds) if rounds else None
 
 
 def summaries(data: pd.DataFrame) -> list[WidthSummary]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cnnbench import stats
+from cnnbench.report.blocks import paired_rounds
 from cnnbench.report.grid import Cell, Row, TableModel
 
 
@@ -29,20 +30,14 @@ class Combined:
     aa_arm: str | None
 
 
-def _rounds(part: pd.DataFrame, arm: str, twin: int) -> pd.Series:
-    runs = part[(part["arm"] == arm) & (part["twin"] == twin)]
-    return runs.set_index("seed")["runtime_s"]
+def _arm(part: pd.DataFrame, arm: str, twin: int) -> pd.DataFrame:
+    return part[(part["arm"] == arm) & (part["twin"] == twin)]
 
 
 def _pairs(parts, first: tuple[str, int], second: tuple[str, int]) -> list[tuple]:
     """Per block, (first's rounds, second's rounds) over the rounds both have."""
-    out = []
-    for part in parts:
-        a, b = _rounds(part, *first), _rounds(part, *second)
-        seeds = sorted(set(a.index) & set(b.index))
-        if seeds:
-            out.append((a[seeds].tolist(), b[seeds].tolist()))
-    return out
+    pairs = (paired_rounds(_arm(part, *first), _arm(part, *second)) for part in parts)
+    return [p for p in pairs if p]
 
 
 def combined(data: pd.DataFrame, ids: Sequence[str] | None = None) -> list[Combined]:
@@ -60,7 +55,8 @@ def combined(data: pd.DataFrame, ids: Sequence[str] | None = None) -> list[Combi
         arms = sorted(set.intersection(*[set(p[p["twin"] == 0]["arm"]) for p in parts]))
         if not arms:
             continue
-        medians = {a: statistics.median(_rounds(p, a, 0).median() for p in parts) for a in arms}
+        medians = {a: statistics.median(_arm(p, a, 0)["runtime_s"].median() for p in parts)
+                   for a in arms}
         reference = min(arms, key=medians.get)
         rows = []
         for arm in sorted(arms, key=medians.get):
