@@ -30,6 +30,11 @@ if PASS not in (None, "neutral", "backend"):
     raise pytest.UsageError(f"CNNBENCH_TEST_PASS={PASS!r}: expected neutral or backend")
 if PASS == "neutral":
     os.environ["KERAS_BACKEND"] = NEUTRAL_BACKEND  # before anything imports Keras
+# Under pytest-xdist (tox -e tests) this process is a worker. The benchmark sessions the
+# tests start (directly or through cnnbench) are plain pytest runs: given xdist's variables,
+# pytest-benchmark would take them for workers too and disable itself there.
+for _name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+    os.environ.pop(_name, None)
 
 
 def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
