@@ -3,9 +3,9 @@ Keras runs in.
 
     python = envs.python_for("3.10.0")     # built once, then cached
 
-Each is a venv under `CNNBENCH_ENVS` (default `~/.cache/cnnbench/keras/`) holding that
-Keras alone (`keras==V`, or `keras-nightly==V` for a `.dev` version), installed without
-its dependencies; a `.pth` file then adds this environment's site-packages after its
+Each is a venv under `CNNBENCH_ENVS` (default `~/.cache/cnnbench/keras/`), one per version
+and building environment (`VERSION-HASH`), holding that Keras alone (`keras==V`, or
+`keras-nightly==V` for a `.dev` version), installed without its dependencies; a `.pth` file then adds this environment's site-packages after its
 own, so the frameworks, NumPy and cnnbench are exactly this environment's and the
 difference between two arms is Keras's alone. What that Keras needs and this environment
 lacks (the oldest releases' dm-tree) is added to its own; a release that needs another
@@ -16,6 +16,7 @@ version of a library this environment has cannot be an arm. An environment is on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -63,6 +64,19 @@ def requirement(version: str) -> str:
 
 def folder() -> Path:
     return Path(os.environ.get(ENVS) or Path.home() / ".cache" / "cnnbench" / "keras")
+
+
+def shared() -> str:
+    """This environment's site-packages: what every version's environment built from here
+    adds after its own (the frameworks, NumPy, cnnbench)."""
+    return sysconfig.get_paths()["purelib"]
+
+
+def env_for(version: str) -> Path:
+    """The folder of `version`'s environment built from this one: one per version and
+    environment, since another checkout's venv (a worktree's) shares its own libraries."""
+    tag = hashlib.sha256(shared().encode()).hexdigest()[:10]
+    return folder() / f"{re.sub(r'[^A-Za-z0-9.]', '_', version)}-{tag}"
 
 
 def _bin(env: Path) -> Path:
@@ -136,7 +150,7 @@ def python_for(version: str, log=print) -> str:
     version = check_version(version)
     if Version(installed()) == Version(version):
         return sys.executable
-    env = folder() / re.sub(r"[^A-Za-z0-9.]", "_", version)
+    env = env_for(version)
     python = _bin(env)
     if python.exists() and _reported(python) == version:
         return str(python)
@@ -145,7 +159,7 @@ def python_for(version: str, log=print) -> str:
     _install(python, requirement(version), version)
     site = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                 version, 60).strip()  # fmt: skip
-    here = sysconfig.get_paths()["purelib"]
+    here = shared()
     # After its own site-packages: its Keras wins, everything else is this environment's.
     Path(site, "cnnbench-shared.pth").write_text(f"import site; site.addsitedir({here!r})\n")
     for _ in range(ROUNDS):

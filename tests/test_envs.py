@@ -50,6 +50,22 @@ def test_a_release_gets_keras_alone_then_what_it_lacks(tmp_path, monkeypatch):
     assert envs.python_for("3.0.0", log=said.append) == python  # built once
 
 
+def test_another_environment_gets_its_own_build_never_this_ones(tmp_path, monkeypatch):
+    """A worktree's venv building Keras 3.0.0 after the main checkout's must not reuse the
+    latter's environment: its .pth would bring the other checkout's cnnbench and libraries."""
+    monkeypatch.setenv(envs.ENVS, str(tmp_path))
+    install, installed = _fake_pip({"keras==3.0.0": ("keras", "3.0.0", ["numpy"])})
+    monkeypatch.setattr(envs, "_install", install)
+    here = envs.python_for("3.0.0", log=lambda line: None)
+    other = tmp_path / "another-venv"
+    other.symlink_to(envs.shared())  # the same libraries, as another venv would have them
+    monkeypatch.setattr(envs, "shared", lambda: str(other))
+    there = envs.python_for("3.0.0", log=lambda line: None)
+    assert there != here and installed == ["keras==3.0.0"] * 2
+    (pth,) = _site(Path(there)).glob("cnnbench-shared.pth")
+    assert "another-venv" in pth.read_text()
+
+
 def test_a_release_that_needs_another_numpy_is_refused_naming_both(tmp_path, monkeypatch):
     monkeypatch.setenv(envs.ENVS, str(tmp_path))
     install, _ = _fake_pip({"keras==3.1.0": ("keras", "3.1.0", ["numpy<1"])})
