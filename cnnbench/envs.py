@@ -5,13 +5,14 @@ Keras runs in.
 
 Each is a venv under `CNNBENCH_ENVS` (default `~/.cache/cnnbench/keras/`), one per version
 and building environment (`VERSION-HASH`), holding that Keras alone (`keras==V`, or
-`keras-nightly==V` for a `.dev` version), installed without its dependencies; a `.pth` file then adds this environment's site-packages after its
-own, so the frameworks, NumPy and cnnbench are exactly this environment's and the
-difference between two arms is Keras's alone. What that Keras needs and this environment
-lacks (the oldest releases' dm-tree) is added to its own; a release that needs another
-version of a library this environment has cannot be an arm. An environment is only used once its
-`import keras` reports the version asked for; one that cannot be built is an
-`EnvError` naming the version.
+`keras-nightly==V` for a `.dev` version), installed without its dependencies; a `.pth`
+file then adds this environment's site-packages after its own, so the frameworks, NumPy
+and cnnbench are exactly this environment's and the difference between two arms is
+Keras's alone. What that Keras needs and this environment lacks (the oldest releases'
+dm-tree) is added to its own; a release that needs another version of a library this
+environment has cannot be an arm. An environment is only used once its `import keras`
+reports the version asked for; one that cannot be built is an `EnvError` naming the
+version.
 """
 
 from __future__ import annotations
