@@ -124,7 +124,6 @@ def test_another_commit_s_arm_is_refused_on_ray(tmp_path, capsys):
 
 @pytest.mark.slow
 @pytest.mark.any_backend  # the block's arms name their backends; the driver imports none
-@pytest.mark.xdist_group("ray")  # a local Ray cluster: one at a time (tests/test_engine.py)
 @pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_two_replicates_on_a_local_ray_are_two_blocks_combined(tmp_path, capsys):
     pytest.importorskip("ray") if not os.environ.get("CNNBENCH_EXPECT_INSTALLED") else None

@@ -24,9 +24,6 @@ else:
 SUITE = ["--suite", str(Path(__file__).resolve().parents[1] / "benchmarks")]
 TINY = ["--filters", "8", "--epochs", "1", "--train-subset", "5000", "--rounds", "1"]  # every floor
 TINY += ["--impl", "keras,native", "--profile", "default", "--lrs", "0.1,0.01", "--device", "cpu"]
-# Real local Ray clusters, one at a time: a second ray.init() on this host would find the
-# first one (CI runs the suite on pytest-xdist workers; --dist loadgroup keeps a group on one).
-pytestmark = pytest.mark.xdist_group("ray")
 
 
 @pytest.mark.slow
