@@ -41,3 +41,39 @@ def test_the_table_bolds_a_step_beyond_its_interval_and_the_figure_is_drawn(
     assert cells[2].startswith("**0.") and cells[2].endswith("]**")
     assert draw_history(data, tmp_path).name == "keras_history.png"
     assert (tmp_path / "keras_history.png").stat().st_size > 1000
+
+
+def test_the_verdict_gives_a_history_one_line_with_each_backends_largest_step(
+    tmp_path, monkeypatch
+):
+    from cnnbench.report.headline import verdict_markdown
+
+    _releases(tmp_path, monkeypatch)  # b.jsonl, steps 1/1.2 then 36/52: the largest
+    arms = tuple(parse_arm(a) for a in ("torch:native", "torch:keras-default",
+                                        "torch:keras-default@3.16.0"))  # fmt: skip
+    path = tmp_path / "one-version.jsonl"
+    _run(Block(arms=arms, filters=(16,), rounds=6), path, Machine(drift=0.3, cv=0.02, seed=1))
+    data = frame(load([str(tmp_path / "b.jsonl"), str(path)]).runs)
+    assert data["block"].nunique() == 2
+    lines = verdict_markdown(data, data).splitlines()
+    (line,) = [li for li in lines if li.startswith("- **Keras releases, CPU, 16 filters**")]
+    # the largest step (36/52), not the smaller one before it (1/1.2)
+    assert "largest step: torch 3.15.1 → 3.16.0 0.70x [" in line, line
+    assert "3.10.0 → 3.15.1" not in line
+    assert "6 rounds" in line
+    # the history's own block gets no line of its own; the other block's one-version line
+    # gives way to the history
+    assert sum("(one block:" in li for li in lines) == 1
+    assert not any("over the block's own" in li for li in lines)
+    alone = frame(load([str(path)]).runs)  # without a history, the block says its version
+    assert "Keras 3.16.0 `fit` over the block's own" in verdict_markdown(alone, alone)
+
+
+def test_a_history_without_a_step_beyond_its_interval_says_so_with_the_widest(
+    tmp_path, monkeypatch
+):
+    from cnnbench.report.history import history_lines
+
+    monkeypatch.setitem(BASE, "torch:keras-default@3.16.0", BASE["torch:keras-default"])
+    (line,) = history_lines(_releases(tmp_path, monkeypatch, older=1.0))
+    assert "largest step: torch no step beyond its interval (widest ±" in line, line

@@ -255,6 +255,15 @@ MUTANTS = [
       "    if not (math.isfinite(fail_above) and fail_above >= 0):\n", "    if False:\n"),
     M("a half-written shard line parsed", "cnnbench/engine.py",
       'end = data.rfind(b"\\n") + 1', "end = len(data)"),
+    M("the history's line names its first marked step, not its largest",
+      "cnnbench/report/history.py",
+      "big = max(beyond, key=lambda p: abs(math.log(p.step.value)))", "big = beyond[0]"),
+    M("a history's step within its interval named its largest", "cnnbench/report/history.py",
+      "beyond = [p for p in steps if _beyond(p.step)]", "beyond = steps"),
+    M("a history's block also gets a block line", "cnnbench/report/headline.py",
+      'others = blocks[~blocks["block"].isin(history_blocks(blocks))]', "others = blocks"),
+    M("one-version lines stay beside a history", "cnnbench/report/headline.py",
+      "verdict_lines(others, versions=not histories)", "verdict_lines(others)"),
 ]  # fmt: skip
 
 

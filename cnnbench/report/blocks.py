@@ -206,11 +206,11 @@ def _short(ratio: stats.Ratio | None) -> str:
     return ratio.text()
 
 
-def verdict_lines(data: pd.DataFrame) -> list[str]:
+def verdict_lines(data: pd.DataFrame, versions: bool = True) -> list[str]:
     """The verdict from blocks alone, per block and full-length width: a line with the
     fastest arm and the other natives against it, then each backend's fastest Keras `fit`
-    over its native, then another Keras or commit over the block's own; every ratio with
-    its interval, the A/A floor in the head."""
+    over its native, then another Keras (unless not `versions`) or commit over the block's
+    own; every ratio with its interval, the A/A floor in the head."""
     from cnnbench.experiment import FULL_LENGTH
 
     lines = []
@@ -247,7 +247,7 @@ def verdict_lines(data: pd.DataFrame) -> list[str]:
                 "Keras `fit` at its best over native: "
                 + ", ".join(f"{b} {_short(a.to_native)}" for b, a in sorted(best.items()))
             )
-        for mark, what in (("@", "Keras {} `fit`"), ("#", "commit {}")):
+        for mark, what in (("@", "Keras {} `fit`"), ("#", "commit {}"))[0 if versions else 1 :]:
             mine = [a for a in s.arms if a.own and mark in a.arm]
             for version in sorted({a.arm.split(mark)[1].split("#")[0] for a in mine}):
                 same = [a for a in mine if a.arm.split(mark)[1].split("#")[0] == version]

@@ -155,7 +155,7 @@ def _check_args(args) -> None:
 
 
 # what a document may hold, optionally
-BLOCKS = ("verdict", "targets", "targets-table", "versions", "block-decomposition")
+BLOCKS = ("verdict", "targets", "targets-table", "versions", "block-decomposition", "history")
 
 
 def versions_markdown(data) -> str:
@@ -179,6 +179,7 @@ def update_blocks(path: Path, data, blocks=None) -> None:
             decomposition_lines(blocks if blocks is not None else runs.iloc[:0])
         )
         or "No block has timed every path of a backend yet.",
+        "history": lambda runs: history_markdown(blocks if blocks is not None else runs.iloc[:0]),
     }
     for name in BLOCKS:
         update_block(path, render[name](data), name, optional=True)

@@ -73,12 +73,18 @@ def headline_markdown(data: pd.DataFrame, figure: str | None) -> str:
 
 def verdict_markdown(data: pd.DataFrame, blocks: pd.DataFrame | None = None) -> str:
     """A few lines: first each block's (`report.blocks.verdict_lines`: ratios with their
-    intervals, from runs timed side by side), then per device and precision of the
-    per-session sweeps, what is fastest and what Keras costs."""
+    intervals, from runs timed side by side) and each Keras history's largest steps
+    (`report.history.history_lines`, in place of the blocks' single-version lines), then
+    per device and precision of the per-session sweeps, what is fastest and what Keras costs."""
     from cnnbench.report.blocks import verdict_lines
+    from cnnbench.report.history import history_blocks, history_lines
 
     sweep = data[data["full_length"] & (data["learning_rate"] == LEARNING_RATE)]
-    found = verdict_lines(blocks) if blocks is not None and not blocks.empty else []
+    found = []
+    if blocks is not None and not blocks.empty:  # a history has its line; its versions say more
+        histories = history_lines(blocks)
+        others = blocks[~blocks["block"].isin(history_blocks(blocks))]
+        found = [*verdict_lines(others, versions=not histories), *histories]
     if found:  # ratios from blocks; the sweeps' seconds are never ranked across sessions
         return "\n".join([*found, *accuracy_lines(sweep)])
     if sweep.empty:

@@ -5,6 +5,7 @@ step from one release to the next with its interval, from blocks alone.
     steps = history(blocks)                  # one Point per (block, width, backend, path, version)
     history_markdown(blocks)                 # the table
     draw_history(blocks, out)                # keras_history.png
+    history_lines(blocks)                    # the verdict's line: each backend's largest step
 
 A step (release to release) is marked where its own paired interval excludes 1: the two
 releases' arms timed in the same rounds, so the step is measured, not the difference of
@@ -13,6 +14,7 @@ two ratios. Nothing pools two blocks, two widths or two versions.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,7 @@ class Point:
     own: str  # the block's own Keras (ratio 1 by definition)
     to_own: stats.Ratio | None  # None for the block's own Keras
     step: stats.Ratio | None  # over the previous release in the block; None for the first
+    before: str | None = None  # that previous release
 
 
 def _version(text: str) -> Version:
@@ -66,16 +69,72 @@ def history(data: pd.DataFrame) -> list[Point]:
                         s.block, s.filters, a.backend, a.path, version, own,
                         None if version == own else pair(mine, warm[warm["arm"] == a.arm]),
                         None if before is None else pair(mine, before),
+                        ordered[i - 1] if i else None,
                     )
                 )  # fmt: skip
     return points
+
+
+def _beyond(step: stats.Ratio | None) -> bool:
+    return step is not None and step.known and not step.holds(1.0)
+
+
+def _lines(data: pd.DataFrame) -> dict[tuple, list[Point]]:
+    """Each history: the points of one arm in one block and width, where the block times
+    that arm at two or more other releases (one other is a comparison, not a history)."""
+    lines: dict[tuple, list[Point]] = {}
+    for p in history(data):
+        lines.setdefault((p.block, p.filters, p.backend, p.path), []).append(p)
+    return {key: points for key, points in lines.items() if len(points) >= 3}
+
+
+def history_blocks(data: pd.DataFrame) -> set[str]:
+    """The blocks that hold a history (the verdict gives them one line of their own)."""
+    return {block for block, *_ in _lines(data)}
+
+
+def _named(version: str) -> str:
+    """A release as the verdict's one line says it: a nightly by that name (the table has
+    its full version)."""
+    return "nightly" if _version(version).is_devrelease else version
+
+
+def history_lines(data: pd.DataFrame) -> list[str]:
+    """The verdict's line per device and width: for each backend (and path) its largest
+    step from one release to the next among the steps beyond their intervals, or how
+    widely its steps held 1 where none is."""
+    groups: dict[tuple, list[str]] = {}
+    rounds: dict[tuple, int] = {}
+    for (block, filters, backend, path), points in sorted(_lines(data).items()):
+        if not data.loc[data["block"] == block, "full_length"].all():
+            continue  # a shortened block: its table only, as the verdict's blocks
+        kind = data.loc[data["block"] == block, "kind"].iloc[0].upper()
+        steps = [p for p in points if p.step is not None and p.step.known]
+        name = backend if path == "keras default" else f"{backend} {path}"
+        beyond = [p for p in steps if _beyond(p.step)]
+        if beyond:
+            big = max(beyond, key=lambda p: abs(math.log(p.step.value)))
+            text = f"{name} {_named(big.before)} → {_named(big.version)} {big.step.text()}"
+        elif steps:
+            widest = max(p.step.half_pct for p in steps)
+            text = f"{name} no step beyond its interval (widest ±{widest:.0f}%)"
+        else:
+            continue
+        groups.setdefault((kind, filters), []).append(text)
+        seen = min(p.step.rounds for p in steps)
+        rounds[(kind, filters)] = min(rounds.get((kind, filters), seen), seen)
+    return [
+        f"- **Keras releases, {kind}, {filters} filters** ({rounds[(kind, filters)]} rounds), "
+        "largest step: " + "; ".join(parts) + "."
+        for (kind, filters), parts in groups.items()
+    ]
 
 
 def _cell(point: Point) -> str:
     if point.to_own is None:
         return "1 (the block's own)"
     text = point.to_own.text()
-    marked = point.step is not None and point.step.known and not point.step.holds(1.0)
+    marked = _beyond(point.step)
     return f"**{text}**" if marked else text
 
 
@@ -126,8 +185,7 @@ def draw_history(data: pd.DataFrame, out: Path) -> Path | None:
         color = BACKEND_COLORS.get(backend)
         ax.errorbar(xs, ys, yerr=[low, high], color=color, marker="o", capsize=3,
                     label=f"{backend} {path}, {filters} filters")  # fmt: skip
-        steps = [(x[p.version], y) for p, y in zip(line, ys, strict=True)
-                 if p.step is not None and p.step.known and not p.step.holds(1.0)]
+        steps = [(x[p.version], y) for p, y in zip(line, ys, strict=True) if _beyond(p.step)]
         if steps:
             ax.scatter(*zip(*steps, strict=True), s=140, facecolors="none", edgecolors=color)
     ax.axhline(1.0, color="grey", linewidth=0.8)
