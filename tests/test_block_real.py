@@ -55,3 +55,26 @@ def test_a_tiny_block_times_this_checkouts_last_commit_beside_its_code(tmp_path)
     assert arms == {f"{backend}:native", f"{backend}:native#{short}"}
     (line,) = [x for x in done.stdout.splitlines() if x.startswith(f"  {backend}:native#")]
     assert line.endswith(f"] {backend}:native")  # its paired ratio to this code's arm
+
+
+@pytest.mark.any_backend
+def test_a_tiny_block_times_another_keras_release_from_its_own_environment(tmp_path):
+    """Issue #32's small block, for real: this environment's Keras and one other release,
+    the other built once into its own cached environment (the package index is needed the
+    first time), each arm's records saying which Keras trained it."""
+    from cnnbench.envs import installed
+
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    other = "3.14.0" if installed() != "3.14.0" else "3.13.2"
+    path = tmp_path / "b.jsonl"
+    argv = [sys.executable, "-m", "cnnbench", "block", f"{backend}:keras-default", "--keras",
+            other, "--filters", "8", "--rounds", "2", "--epochs", "1", "--train-subset", "2000",
+            "--results", str(path), "--fail-above", "1000"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    keras = {r["block"]["arm"]: {r["machine"]["versions"]["keras"]} for r in records}
+    assert keras == {f"{backend}:keras-default": {installed()},
+                     f"{backend}:keras-default@{other}": {other}}  # fmt: skip
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith(f"  {backend}:keras-default@")]
+    assert line.endswith(f"] {backend}:keras-default")  # paired with this environment's Keras

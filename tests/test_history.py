@@ -36,9 +36,14 @@ def test_the_table_bolds_a_step_beyond_its_interval_and_the_figure_is_drawn(
     assert "| 3.10.0 | 3.15.1 | 3.16.0 |" in text
     row = next(line for line in text.splitlines() if line.startswith("| torch · keras default"))
     cells = [c.strip() for c in row.split("|")[2:-1]]
-    assert not cells[0].startswith("**") and cells[1] == "1 (the block's own)"
+    assert not cells[0].startswith("**") and cells[1].startswith("1 (the block's own, ")
     # 3.16.0's step over 3.15.1: beyond its interval, in bold
     assert cells[2].startswith("**0.") and cells[2].endswith("]**")
+    below = text.splitlines()[text.splitlines().index(row) + 1]
+    steps = [c.strip() for c in below.split("|")[2:-1]]
+    assert below.startswith("| ↳ step from the release before")
+    assert steps[0] == "—" and not steps[1].startswith("**")  # 3.10.0 to 3.15.1: within
+    assert steps[2].startswith("**0.") and steps[2].endswith("]**")  # 36/52, in bold
     assert draw_history(data, tmp_path).name == "keras_history.png"
     assert (tmp_path / "keras_history.png").stat().st_size > 1000
 
@@ -76,4 +81,4 @@ def test_a_history_without_a_step_beyond_its_interval_says_so_with_the_widest(
 
     monkeypatch.setitem(BASE, "torch:keras-default@3.16.0", BASE["torch:keras-default"])
     (line,) = history_lines(_releases(tmp_path, monkeypatch, older=1.0))
-    assert "largest step: torch no step beyond its interval (widest ±" in line, line
+    assert "largest step: torch no step beyond its interval, ±" in line, line

@@ -36,6 +36,7 @@ class Point:
     to_own: stats.Ratio | None  # None for the block's own Keras
     step: stats.Ratio | None  # over the previous release in the block; None for the first
     before: str | None = None  # that previous release
+    seconds: float | None = None  # the release's median time in the block
 
 
 def _version(text: str) -> Version:
@@ -69,7 +70,7 @@ def history(data: pd.DataFrame) -> list[Point]:
                         s.block, s.filters, a.backend, a.path, version, own,
                         None if version == own else pair(mine, warm[warm["arm"] == a.arm]),
                         None if before is None else pair(mine, before),
-                        ordered[i - 1] if i else None,
+                        ordered[i - 1] if i else None, float(mine["runtime_s"].median()),
                     )
                 )  # fmt: skip
     return points
@@ -117,7 +118,7 @@ def history_lines(data: pd.DataFrame) -> list[str]:
             text = f"{name} {_named(big.before)} → {_named(big.version)} {big.step.text()}"
         elif steps:
             widest = max(p.step.half_pct for p in steps)
-            text = f"{name} no step beyond its interval (widest ±{widest:.0f}%)"
+            text = f"{name} no step beyond its interval, ±{widest:.0f}%"
         else:
             continue
         groups.setdefault((kind, filters), []).append(text)
@@ -132,16 +133,23 @@ def history_lines(data: pd.DataFrame) -> list[str]:
 
 def _cell(point: Point) -> str:
     if point.to_own is None:
-        return "1 (the block's own)"
+        return f"1 (the block's own, {point.seconds:.1f} s)"
     text = point.to_own.text()
     marked = _beyond(point.step)
     return f"**{text}**" if marked else text
 
 
+def _step(point: Point) -> str:
+    if point.step is None:
+        return "—"
+    text = point.step.text()
+    return f"**{text}**" if _beyond(point.step) else text
+
+
 def history_markdown(data: pd.DataFrame) -> str:
     """One table per block and width: a row per backend and path, a column per release;
     each cell the release's time over the block's own Keras, in bold where the step from
-    the release before is larger than its interval."""
+    the release before is larger than its interval; under it a row of those steps."""
     points = history(data)
     if not points:
         return "No block times two Keras releases of one arm yet."
@@ -159,6 +167,8 @@ def history_markdown(data: pd.DataFrame) -> str:
                           p.filters == filters and p.backend == backend and p.path == path}
             cells = [_cell(by_version[v]) if v in by_version else "—" for v in versions]
             out.append(f"| {backend} · {path} | " + " | ".join(cells) + " |")
+            steps = [_step(by_version[v]) if v in by_version else "—" for v in versions]
+            out.append("| ↳ step from the release before | " + " | ".join(steps) + " |")
         out.append("")
     return "\n".join(out).rstrip()
 
