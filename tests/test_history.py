@@ -70,6 +70,10 @@ def test_the_verdict_gives_a_history_one_line_with_each_backends_largest_step(
     # gives way to the history
     assert sum("(one block:" in li for li in lines) == 1
     assert not any("over the block's own" in li for li in lines)
+    from cnnbench.report.history import drawn
+
+    assert {p.block for p in drawn(data)} == set(data.loc[data["source"].str.endswith(
+        "b.jsonl"), "block"])  # the figure draws the history, not the lone comparison beside
     alone = frame(load([str(path)]).runs)  # without a history, the block says its version
     assert "Keras 3.16.0 `fit` over the block's own" in verdict_markdown(alone, alone)
 

@@ -173,10 +173,20 @@ def history_markdown(data: pd.DataFrame) -> str:
     return "\n".join(out).rstrip()
 
 
+def drawn(data: pd.DataFrame) -> list[Point]:
+    """The points keras_history.png draws: the histories where there are any, else every
+    comparison of two releases; a point only where its ratio is known."""
+    lines = _lines(data)
+    found = [p for ps in lines.values() for p in ps] if lines else history(data)
+    return [p for p in found if p.to_own is None or p.to_own.known]
+
+
 def draw_history(data: pd.DataFrame, out: Path) -> Path | None:
     """keras_history.png: per backend, each release's time over the block's own Keras with
-    its 95% interval, a marker where the step from the release before exceeds its interval."""
-    points = [p for p in history(data) if p.to_own is None or p.to_own.known]
+    its 95% interval, a marker where the step from the release before exceeds its interval.
+    Where a block holds a history (three releases or more), only histories are drawn: a
+    lone comparison of two releases from another block would be a second line per backend."""
+    points = drawn(data)
     if not points:
         return None
     from cnnbench.report.figures import BACKEND_COLORS, plt, save
@@ -201,7 +211,9 @@ def draw_history(data: pd.DataFrame, out: Path) -> Path | None:
     ax.axhline(1.0, color="grey", linewidth=0.8)
     ax.set_xticks(range(len(versions)), versions, rotation=30, ha="right")
     ax.set_ylabel("time over the block's own Keras")
-    ax.set_title("Keras releases side by side (one block; circled: a step beyond its interval)")
+    ax.set_title(
+        "Keras releases side by side (a block per line; circled: a step beyond its interval)"
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     return save(fig, out / "keras_history.png")
