@@ -125,8 +125,11 @@ ROUNDS = 4  # of adding what a Keras needs: dm-tree for the oldest, then what dm
 
 
 def _run(step: list[str], version: str, timeout: float = TIMEOUT_S) -> str:
+    # this environment's pip constraints (tox sets PIP_CONSTRAINT) pin its own Keras: another
+    # Keras would be an impossible resolution, and its environment adds Keras alone
+    env = {k: v for k, v in os.environ.items() if k != "PIP_CONSTRAINT"}
     try:
-        done = subprocess.run(step, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(step, capture_output=True, text=True, timeout=timeout, env=env)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise EnvError(f"keras {version}: its environment could not be built ({err})") from None
     if done.returncode != 0:

@@ -68,7 +68,7 @@ def test_a_tiny_block_times_another_keras_release_from_its_own_environment(tmp_p
     other = "3.14.0" if installed() != "3.14.0" else "3.13.2"
     path = tmp_path / "b.jsonl"
     argv = [sys.executable, "-m", "cnnbench", "block", f"{backend}:keras-default", "--keras",
-            other, "--filters", "8", "--rounds", "2", "--epochs", "1", "--train-subset", "2000",
+            other, "--filters", "8", "--rounds", "2", "--epochs", "1", "--train-subset", "5000",
             "--results", str(path), "--fail-above", "1000"]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
