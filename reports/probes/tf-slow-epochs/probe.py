@@ -1,0 +1,158 @@
+"""Why some epochs of Keras `fit` on TensorFlow run at half speed on a 2-core CPU.
+
+Each run is a fresh process training the 16-filter CNN with `fit` at Keras's defaults
+(10 epochs, batch 50, 55000 images), exactly as the suite's `keras-default` path does;
+at every epoch's end it reads every thread's CPU seconds from `/proc/self/task/*/stat`,
+so a slow epoch says which threads did its work. Conditions are environment settings,
+run in interleaved rounds (each round every condition once, order rotated):
+
+    cd reports/probes/tf-slow-epochs && python probe.py --rounds 6 --out runs.jsonl
+
+One JSON line per run: the condition, its round and place, and per epoch the wall and
+process CPU seconds and each thread name's CPU seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CONDITIONS = {
+    "default": {},
+    "interop-1": {"TF_NUM_INTEROP_THREADS": "1"},
+    "data-threads-1": {"PROBE_TFDATA_THREADS": "1"},
+}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_seconds() -> dict[str, float]:
+    """CPU seconds so far of each thread of this process, summed by thread name."""
+    totals: dict[str, float] = collections.defaultdict(float)
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # the thread ended between listing and reading
+            continue
+        totals[name] += (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    return totals
+
+
+def child() -> None:
+    import keras
+    import tensorflow as tf
+
+    from cnnbench.data import load
+    from cnnbench.model import build_model
+
+    data = load()
+    keras.utils.set_random_seed(0)
+    model = build_model(16, seed=0)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    x, y = data.x_train[:55000], data.y_train[:55000]
+    if os.environ.get("PROBE_TFDATA_THREADS"):
+        options = tf.data.Options()
+        options.threading.private_threadpool_size = int(os.environ["PROBE_TFDATA_THREADS"])
+        options.autotune.enabled = False
+        dataset = (
+            tf.data.Dataset.from_tensor_slices((x, y))
+            .shuffle(len(x), seed=0)
+            .batch(50)
+            .prefetch(1)
+            .with_options(options)
+        )
+        inputs = {"x": dataset}
+    else:
+        inputs = {"x": x, "y": y, "batch_size": 50}
+    epochs = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = (time.perf_counter(), time.process_time(), thread_seconds())
+
+        def on_epoch_end(self, epoch, logs=None):
+            wall, cpu, threads = time.perf_counter(), time.process_time(), thread_seconds()
+            wall0, cpu0, threads0 = self.start
+            epochs.append(
+                {
+                    "wall_s": wall - wall0,
+                    "cpu_s": cpu - cpu0,
+                    "threads": {
+                        k: round(v - threads0.get(k, 0.0), 2)
+                        for k, v in sorted(threads.items())
+                        if v - threads0.get(k, 0.0) > 0.05
+                    },
+                }
+            )
+
+    model.fit(
+        **inputs,
+        epochs=10,
+        validation_data=(data.x_val, data.y_val),
+        verbose=0,
+        callbacks=[Clock()],
+    )
+    print(json.dumps({"epochs": epochs, "keras": keras.__version__, "tensorflow": tf.__version__}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--conditions", default=",".join(CONDITIONS))
+    args = parser.parse_args()
+    names = args.conditions.split(",")
+    done = set()
+    if args.out.exists():
+        done = {(r["condition"], r["round"]) for r in map(json.loads, args.out.open())}
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    for round_ in range(args.rounds):
+        order = names[round_ % len(names) :] + names[: round_ % len(names)]
+        for place, name in enumerate(order):
+            if (name, round_) in done:
+                continue
+            env = {
+                **os.environ,
+                "KERAS_BACKEND": "tensorflow",
+                "PROBE_CHILD": "1",
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+                **CONDITIONS[name],
+            }
+            start = time.time()
+            proc = subprocess.run(
+                [sys.executable, __file__], env=env, capture_output=True, text=True
+            )
+            if proc.returncode:
+                print(
+                    f"{name} round {round_}: exit {proc.returncode}: "
+                    f"{proc.stderr.strip().splitlines()[-1:]}",
+                    file=sys.stderr,
+                )
+                continue
+            record = {
+                "condition": name,
+                "env": CONDITIONS[name],
+                "round": round_,
+                "place": place,
+                "commit": commit.strip(),
+                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
+                **json.loads(proc.stdout.strip().splitlines()[-1]),
+            }
+            with args.out.open("a") as out:
+                out.write(json.dumps(record) + "\n")
+            walls = [round(e["wall_s"], 1) for e in record["epochs"]]
+            print(f"round {round_} {name}: {walls}", flush=True)
+
+
+if __name__ == "__main__":
+    child() if os.environ.get("PROBE_CHILD") else main()
