@@ -2,20 +2,21 @@
 
 Each run is a fresh process training the 16-filter CNN with `fit` at Keras's defaults
 (10 epochs, batch 50, 55000 images), exactly as the suite's `keras-default` path does;
-at every epoch's end it reads every thread's CPU seconds from `/proc/self/task/*/stat`,
-so a slow epoch says which threads did its work. Conditions are environment settings,
-run in interleaved rounds (each round every condition once, order rotated):
+at every epoch's end it reads every thread's seconds on a CPU and runnable but waiting
+(`/proc/self/task/*/schedstat`) and every CPU's busy, idle and stolen seconds
+(`/proc/stat`), so a slow epoch says whether its threads waited for a CPU or for
+each other. Conditions are environment settings, run in interleaved rounds (each
+round every condition once, order rotated):
 
     cd reports/probes/tf-slow-epochs && python probe.py --rounds 6 --out runs.jsonl
 
 One JSON line per run: the condition, its round and place, and per epoch the wall and
-process CPU seconds and each thread name's CPU seconds.
+process CPU seconds, each thread's and each CPU's.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import os
 import subprocess
@@ -31,17 +32,37 @@ CONDITIONS = {
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def thread_seconds() -> dict[str, float]:
-    """CPU seconds so far of each thread of this process, summed by thread name."""
-    totals: dict[str, float] = collections.defaultdict(float)
+def threads_now() -> dict[str, tuple[float, float]]:
+    """Each thread of this process ("name/tid"): (seconds on a CPU, seconds runnable
+    but waiting for one), from `/proc/self/task/*/schedstat` (nanoseconds)."""
+    now = {}
     for task in Path("/proc/self/task").iterdir():
         try:
             name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rpartition(")")[2].split()
+            ran, waited, _ = (task / "schedstat").read_text().split()
         except OSError:  # the thread ended between listing and reading
             continue
-        totals[name] += (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
-    return totals
+        now[f"{name}/{task.name}"] = (int(ran) / 1e9, int(waited) / 1e9)
+    return now
+
+
+def cpus_now() -> dict[str, tuple[float, float, float]]:
+    """Each CPU of the machine: (busy, idle, steal) seconds, from `/proc/stat`."""
+    now = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *ticks = line.split()
+        if name.startswith("cpu") and name != "cpu":
+            t = [int(v) / TICK for v in ticks]
+            idle, steal = t[3] + t[4], t[7]
+            now[name] = (sum(t[:8]) - idle - steal, idle, steal)
+    return now
+
+
+def delta(now: dict, then: dict) -> dict:
+    return {
+        k: [round(a - b, 2) for a, b in zip(v, then.get(k, (0.0,) * len(v)), strict=True)]
+        for k, v in sorted(now.items())
+    }
 
 
 def child() -> None:
@@ -78,20 +99,24 @@ def child() -> None:
 
     class Clock(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            self.start = (time.perf_counter(), time.process_time(), thread_seconds())
+            self.start = (time.perf_counter(), time.process_time(), threads_now(), cpus_now())
 
         def on_epoch_end(self, epoch, logs=None):
-            wall, cpu, threads = time.perf_counter(), time.process_time(), thread_seconds()
-            wall0, cpu0, threads0 = self.start
+            wall, cpu, threads, cpus = (
+                time.perf_counter(),
+                time.process_time(),
+                threads_now(),
+                cpus_now(),
+            )
+            wall0, cpu0, threads0, cpus0 = self.start
+            threads = delta(threads, threads0)
             epochs.append(
                 {
                     "wall_s": wall - wall0,
                     "cpu_s": cpu - cpu0,
-                    "threads": {
-                        k: round(v - threads0.get(k, 0.0), 2)
-                        for k, v in sorted(threads.items())
-                        if v - threads0.get(k, 0.0) > 0.05
-                    },
+                    # name/tid: [ran, waited] seconds, threads that ran over 0.05 s
+                    "threads": {k: v for k, v in threads.items() if v[0] > 0.05},
+                    "cpus": delta(cpus, cpus0),  # cpuN: [busy, idle, steal] seconds
                 }
             )
 
