@@ -17,8 +17,10 @@ process CPU seconds, each thread's and each CPU's.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -27,7 +29,12 @@ from pathlib import Path
 CONDITIONS = {
     "default": {},
     "interop-1": {"TF_NUM_INTEROP_THREADS": "1"},
-    "data-threads-1": {"PROBE_TFDATA_THREADS": "1"},
+    # a pipeline of our own: slices, shuffle, batch, prefetch(1); one private thread, no autotune
+    "data-threads-1": {"PROBE_PIPELINE": "own"},
+    # Keras's own pipeline for the arrays (its ArrayDataAdapter's), handed to fit as a dataset
+    "keras-data": {"PROBE_PIPELINE": "keras"},
+    # the same with tf.data's autotuning off (`tf.data.Options().autotune.enabled = False`)
+    "keras-data-no-autotune": {"PROBE_PIPELINE": "keras-no-autotune"},
 }
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -81,9 +88,19 @@ def child() -> None:
         metrics=["accuracy"],
     )
     x, y = data.x_train[:55000], data.y_train[:55000]
-    if os.environ.get("PROBE_TFDATA_THREADS"):
+    pipeline = os.environ.get("PROBE_PIPELINE")
+    if pipeline in ("keras", "keras-no-autotune"):
+        from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+        dataset = ArrayDataAdapter(x, y, batch_size=50, shuffle=True).get_tf_dataset()
+        if pipeline == "keras-no-autotune":
+            options = tf.data.Options()
+            options.autotune.enabled = False
+            dataset = dataset.with_options(options)
+        inputs = {"x": dataset}
+    elif pipeline == "own":
         options = tf.data.Options()
-        options.threading.private_threadpool_size = int(os.environ["PROBE_TFDATA_THREADS"])
+        options.threading.private_threadpool_size = 1
         options.autotune.enabled = False
         dataset = (
             tf.data.Dataset.from_tensor_slices((x, y))
@@ -130,12 +147,40 @@ def child() -> None:
     print(json.dumps({"epochs": epochs, "keras": keras.__version__, "tensorflow": tf.__version__}))
 
 
+SLOW_CORES = 1.2  # an epoch on fewer cores (CPU seconds a second) than this is a slow one
+
+
+def summary(path: Path) -> None:
+    """Per condition: its epochs after the first, how many were slow, and what a slow
+    and a fast epoch each spent: wall, cores, the machine's idle and the threads' wait."""
+    rows = collections.defaultdict(list)
+    for record in map(json.loads, path.open()):
+        for epoch in record["epochs"][1:]:  # the first compiles
+            cores = epoch["cpu_s"] / epoch["wall_s"]
+            idle = sum(c[1] for c in epoch["cpus"].values())
+            waited = sum(t[1] for t in epoch["threads"].values())
+            rows[record["condition"]].append((epoch["wall_s"], cores, idle, waited))
+    print("condition        epochs  slow   wall s (fast / slow)  cores      idle s     wait s")
+    for name, epochs in rows.items():
+        kinds = [[e for e in epochs if (e[1] < SLOW_CORES) == slow] for slow in (False, True)]
+        cells = [
+            " / ".join(
+                f"{statistics.median(e[i] for e in kind):.2f}" if kind else "-" for kind in kinds
+            )
+            for i in range(4)
+        ]
+        print(f"{name:16} {len(epochs):6} {len(kinds[1]):5}   " + "   ".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
+    parser.add_argument("--summary", action="store_true", help="summarise --out, run nothing")
     args = parser.parse_args()
+    if args.summary:
+        return summary(args.out)
     names = args.conditions.split(",")
     done = set()
     if args.out.exists():
