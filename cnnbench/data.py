@@ -268,3 +268,22 @@ def place_splits(data, n: int, put) -> tuple[dict, dict[str, int]]:
     return {name: put(x, y) for name, (x, y) in arrays.items()}, {
         name: len(y) for name, (_, y) in arrays.items()
     }
+
+
+def tf_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+    """The training set as a `tf.data` pipeline with tf.data's autotuning off: shuffled
+    afresh each epoch (seeded), batched, one batch prefetched, on one private thread.
+    Keras's own pipeline for arrays autotunes its parallel map and prefetch, and on a
+    2-core CPU that stalls whole epochs at half speed (docs/targets.md)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.threading.private_threadpool_size = 1
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(1)
+        .with_options(options)
+    )

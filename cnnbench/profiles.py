@@ -4,7 +4,8 @@
   user gets from `model.fit` with Keras's defaults; `tuned` is the fastest setting
   found with Keras's public API alone (compile arguments, the input), so a Keras user
   can copy it. Keys: `steps_per_execution` (an int, or "epoch" for one call per
-  epoch), `jit_compile`, `input` ("numpy", or "device": tensors already on the device).
+  epoch), `jit_compile`, `input` ("numpy"; "device": tensors already on the device;
+  "tf.data": a `tf.data` pipeline of our own, autotuning off, TensorFlow only).
 - `NATIVE[backend][kind]`: how the same network runs written directly in the framework
   (`cnnbench/native/`), the fastest correct version found.
 - `CANDIDATES[(impl, backend, kind)]`: what `python -m cnnbench tune` times to choose
@@ -22,7 +23,9 @@ _EPOCH = {"steps_per_execution": "epoch"}
 KERAS: dict[str, dict[str, dict[str, dict]]] = {
     "default": {backend: {"cpu": {}, "gpu": {}} for backend in BACKENDS},
     "tuned": {
-        "tensorflow": {"cpu": _EPOCH, "gpu": _EPOCH},  # gpu: not measured (no TF there)
+        # cpu: tf.data's autotuning off stops whole epochs stalling (docs/targets.md);
+        # gpu: not measured (no TensorFlow on the lent machine)
+        "tensorflow": {"cpu": {**_EPOCH, "input": "tf.data"}, "gpu": _EPOCH},
         "torch": {"cpu": {}, "gpu": {"jit_compile": True}},
         "jax": {"cpu": _EPOCH, "gpu": _EPOCH},
     },
@@ -67,8 +70,10 @@ NATIVE_OPTIONS: dict[str, dict[str, tuple]] = {
 KERAS_OPTIONS: dict[str, tuple] = {
     "steps_per_execution": (1, "epoch"),
     "jit_compile": ("auto", True, False),
-    "input": ("numpy", "device"),
+    "input": ("numpy", "device", "tf.data"),
 }
+# Keras settings only one backend has: (key, value) -> that backend.
+BACKEND_ONLY = {("input", "tf.data"): "tensorflow"}
 
 CANDIDATES: dict[tuple[str, str, str], list[dict]] = {
     ("keras", "jax", "gpu"): [{}, _EPOCH, {**_EPOCH, "input": "device"}],
@@ -77,7 +82,12 @@ CANDIDATES: dict[tuple[str, str, str], list[dict]] = {
     ("keras", "torch", "gpu"): [{}, {"jit_compile": True}, {"input": "device"}, _EPOCH],
     ("keras", "torch", "cpu"): [{}, {"jit_compile": True}, _EPOCH],
     ("keras", "tensorflow", "gpu"): [{}, _EPOCH, {**_EPOCH, "jit_compile": True}],
-    ("keras", "tensorflow", "cpu"): [{}, _EPOCH, {**_EPOCH, "jit_compile": True}],
+    ("keras", "tensorflow", "cpu"): [
+        {},
+        _EPOCH,
+        {**_EPOCH, "jit_compile": True},
+        {**_EPOCH, "input": "tf.data"},  # autotuning off: no half-speed epochs (targets.md)
+    ],
     ("native", "jax", "gpu"): [
         {"loop": "step", "pool": "window"},
         {"loop": "scan", "pool": "window"},
@@ -145,6 +155,9 @@ def check(impl: str, backend: str, settings: Mapping) -> dict:
         if value not in values and not (key == "steps_per_execution" and _positive_int(value)):
             allowed = ", ".join(map(str, values))
             raise ValueError(f"{impl} {backend} setting {key}={value!r}: choose from {allowed}")
+        only = BACKEND_ONLY.get((key, value)) if impl != "native" else None
+        if only and only != backend:
+            raise ValueError(f"{impl} {backend} setting {key}={value!r}: {only} only")
         complete[key] = value
     unknown = sorted(set(settings) - set(options))
     if unknown:

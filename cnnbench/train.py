@@ -32,7 +32,7 @@ import numpy as np
 from cnnbench import backend as backends
 from cnnbench import native, precision, profiles
 from cnnbench.analytic import run_bytes, train_flops_per_sample
-from cnnbench.data import Mnist, load
+from cnnbench.data import Mnist, load, tf_dataset
 from cnnbench.epochclock import EpochClock
 from cnnbench.experiment import EVAL_BATCH_SIZE
 from cnnbench.model import build_model
@@ -201,19 +201,22 @@ class KerasRun(Prepared):
             arrays = (data.x_train[:n], data.y_train[:n], data.x_val, data.y_val)
             if self.settings["input"] == "device":
                 arrays = tuple(keras.ops.convert_to_tensor(a) for a in arrays)
-            self.arrays = arrays
+            x, y, x_val, y_val = arrays
+            if self.settings["input"] == "tf.data":
+                dataset = tf_dataset(x, y, config.batch_size, config.seed)
+                self.train = {"x": dataset, "shuffle": False}  # the pipeline shuffles
+            else:
+                self.train = {"x": x, "y": y, "batch_size": config.batch_size}
+            self.validation = (x_val, y_val)
 
     def fit(self) -> Measured:
-        x, y, x_val, y_val = self.arrays
         timer = EpochTimer()
         with self.scope():
             start = time.perf_counter()
             fit = self.model.fit(
-                x,
-                y,
-                batch_size=self.config.batch_size,
+                **self.train,
                 epochs=self.config.epochs,
-                validation_data=(x_val, y_val),
+                validation_data=self.validation,
                 callbacks=[timer, *self.callbacks],
                 verbose=0,
             )

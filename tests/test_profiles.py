@@ -22,11 +22,17 @@ def test_check_completes_with_the_plain_values():
         ("native", "torch", {"loop": "warp"}, "loop='warp': choose from eager, graph, compile"),
         ("native", "jax", {"speed": 9}, "unknown native jax setting"),
         ("keras", "jax", {"steps_per_execution": 0}, "steps_per_execution=0"),
+        ("keras", "torch", {"input": "tf.data"}, "keras torch setting input='tf.data': tensorflow"),
+        ("keras", "jax", {"input": "tf.data"}, "jax setting input='tf.data': tensorflow only"),
     ],
 )
 def test_check_refuses_what_no_trainer_knows(impl, backend, settings, message):
     with pytest.raises(ValueError, match=message):
         profiles.check(impl, backend, settings)
+
+
+def test_a_tensorflow_pipeline_is_a_tensorflow_setting():
+    assert profiles.check("keras", "tensorflow", {"input": "tf.data"})["input"] == "tf.data"
 
 
 def test_every_choice_and_candidate_is_valid():

@@ -5,6 +5,7 @@ import pytest
 
 from cnnbench import backend as backends
 from cnnbench import epochclock, profiles
+from cnnbench.data import tf_dataset
 from cnnbench.records import RunConfig, RunResult
 from cnnbench.train import prepare, run
 
@@ -180,3 +181,34 @@ def test_a_jax_or_torch_run_imports_no_tensorflow(backend):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.any_backend
+def test_a_tf_data_input_reshuffles_each_epoch_seeded_with_autotuning_off():
+    """Keras's own pipeline autotunes, and autotuning stalls whole epochs (targets.md)."""
+    import numpy as np
+
+    x, y = np.arange(40, dtype="float32"), np.arange(40)
+    dataset = tf_dataset(x, y, batch_size=8, seed=0)
+    assert dataset.options().autotune.enabled is False
+    assert dataset.options().threading.private_threadpool_size == 1
+
+    def epochs(d):
+        return [np.concatenate([xb.numpy() for xb, _ in d]).tolist() for _ in range(2)]
+
+    first, second = epochs(dataset)
+    assert sorted(first) == sorted(second) == x.tolist()  # every image once an epoch
+    assert first != x.tolist() and second != first  # shuffled, afresh each epoch
+    assert epochs(tf_dataset(x, y, 8, seed=0)) == [first, second]  # and seeded
+    assert [len(xb) for xb, _ in dataset] == [8] * 5
+
+
+@pytest.mark.slow
+@pytest.mark.any_backend
+def test_keras_fit_learns_from_the_tf_data_input(mnist):
+    settings = {"steps_per_execution": "epoch", "input": "tf.data"}
+    config = RunConfig(filters=8, epochs=1, train_subset=5000, profile="tuned", settings=settings)
+    result = run(config, mnist).to_dict()
+    assert result["settings"]["input"] == "tf.data"
+    assert result["settings"]["resolved"]["steps_per_execution"] == 100
+    assert result["val_accuracy"] >= 0.85

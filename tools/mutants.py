@@ -270,6 +270,13 @@ MUTANTS = [
       'others = blocks[~blocks["block"].isin(history_blocks(blocks))]', "others = blocks"),
     M("one-version lines stay beside a history", "cnnbench/report/headline.py",
       "verdict_lines(others, versions=not histories)", "verdict_lines(others)"),
+    # a setting of one backend, and TensorFlow's pipeline without tf.data's autotuning
+    M("a TensorFlow-only setting passes on another backend", "cnnbench/profiles.py",
+      "if only and only != backend:", "if False:"),
+    M("the tf.data input autotunes", "cnnbench/data.py",
+      "    options.autotune.enabled = False\n", ""),
+    M("the tf.data input keeps one order", "cnnbench/data.py",
+      "reshuffle_each_iteration=True", "reshuffle_each_iteration=False"),
 ]  # fmt: skip
 
 
