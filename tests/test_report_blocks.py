@@ -166,3 +166,25 @@ def test_a_block_of_one_round_stays_out_of_the_verdict(tmp_path):
     _run(Block(arms=aa_arms(ARMS, ARMS[0]), filters=(16,), rounds=2), path, Machine(),
          resume=True)  # fmt: skip
     assert "2 rounds" in verdict_lines(frame(load([str(path)]).runs))[0]
+
+
+def test_a_tuned_target_from_a_block_reads_the_defaults_only_where_tuned_is_the_defaults(
+    tmp_path, monkeypatch
+):
+    """PyTorch's tuned is its defaults on a CPU; JAX's is not, so a block without JAX's own
+    tuned arm has no JAX tuned ratio (an arm of another commit is not this code's)."""
+    import test_block
+
+    from cnnbench.block import Arm
+    from cnnbench.report.targets import block_targets
+
+    monkeypatch.setitem(test_block.BASE, "jax:keras-default", 80.0)  # 1.33x native
+    monkeypatch.setitem(test_block.BASE, "jax:keras-tuned#0123abcd", 70.0)
+
+    arms = (*ARMS, parse_arm("jax:keras-default"), Arm("jax", "keras-tuned", commit="0123abcd"))
+    block = Block(arms=aa_arms(arms, ARMS[0]), filters=(16,), rounds=4, epochs=10)
+    _run(block, tmp_path / "b.jsonl", Machine())
+    lines = block_targets(frame(load([str(tmp_path / "b.jsonl")]).runs))
+    tuned = [line for line in lines if "Keras tuned <= 1.5x native" in line]
+    assert len(tuned) == 1 and "torch " in tuned[0]
+    assert "jax" not in tuned[0]

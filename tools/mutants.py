@@ -277,6 +277,10 @@ MUTANTS = [
       "    options.autotune.enabled = False\n", ""),
     M("the tf.data input keeps one order", "cnnbench/data.py",
       "reshuffle_each_iteration=True", "reshuffle_each_iteration=False"),
+    M("a tuned target reads the defaults where tuned is not", "cnnbench/report/targets.py",
+      "and profiles.same_as_default(backend, kind)):", "):"),
+    M("a tuned target reads another commit's arm", "cnnbench/report/targets.py",
+      'return "@" in arm or "#" in arm', 'return "@" in arm'),
 ]  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cnnbench import profiles
 from cnnbench.experiment import LEARNING_RATE
 from cnnbench.report.frame import overhead
 
@@ -188,6 +189,11 @@ def judged(ratio, bound: float) -> str:
     return "undecided (the interval holds the bound)"
 
 
+def _other_code(arm: str) -> bool:
+    """An arm of another Keras (`@`) or another commit (`#`): not this code's path."""
+    return "@" in arm or "#" in arm
+
+
 def block_targets(blocks: pd.DataFrame) -> list[str]:
     """The "× native" targets from blocks alone: each Keras arm's paired ratio to its
     backend's native arm in the same block, with its interval, judged on the interval."""
@@ -205,9 +211,10 @@ def block_targets(blocks: pd.DataFrame) -> list[str]:
                 continue
             parts = []
             for backend in target.backends:
-                arms = [a for a in s.arms if a.backend == backend and "@" not in a.arm]
+                arms = [a for a in s.arms if a.backend == backend and not _other_code(a.arm)]
                 path = target.path
-                if path == "keras tuned" and not any(a.path == path for a in arms):
+                if (path == "keras tuned" and not any(a.path == path for a in arms)
+                        and profiles.same_as_default(backend, kind)):
                     path = "keras default"  # tuned is the defaults on this backend
                 arm = next((a for a in arms if a.path == path and a.to_native), None)
                 if arm is not None:
