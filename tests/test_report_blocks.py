@@ -4,6 +4,7 @@ of medians; the drift between sessions measured from cells timed twice."""
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -188,3 +189,22 @@ def test_a_tuned_target_from_a_block_reads_the_defaults_only_where_tuned_is_the_
     tuned = [line for line in lines if "Keras tuned <= 1.5x native" in line]
     assert len(tuned) == 1 and "torch " in tuned[0]
     assert "jax" not in tuned[0]
+
+
+def test_an_arm_of_another_commit_is_its_own_round_never_a_rerun(tmp_path, monkeypatch):
+    """Its cell is this code's arm's cell (no cell key names a commit); its runs are a
+    block's arm of their own, and the verdict pairs it with this code's."""
+    import test_block
+
+    from cnnbench.block import Arm
+
+    monkeypatch.setitem(test_block.BASE, "torch:native#0123abcd", 44.0)  # 1.1x this code's
+    arms = (*ARMS, Arm("torch", "native", commit="0123abcd"))
+    block = Block(arms=aa_arms(arms, ARMS[0]), filters=(16,), rounds=4, epochs=10)
+    _run(block, tmp_path / "b.jsonl", Machine())
+    data = frame(load([str(tmp_path / "b.jsonl")]).runs)
+    kept, notes = one_run_per_round(data)
+    assert notes == [] and len(kept) == len(data) == 20
+    line = " ".join(verdict_lines(kept))
+    found = re.search(r"commit 0123abcd over the block's own: torch (\S+)x \[(\S+), (\S+)\]", line)
+    assert found and float(found[2]) <= 1.1 <= float(found[3])  # the planted 1.1x

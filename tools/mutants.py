@@ -281,6 +281,8 @@ MUTANTS = [
       "and profiles.same_as_default(backend, kind)):", "):"),
     M("a tuned target reads another commit's arm", "cnnbench/report/targets.py",
       'return "@" in arm or "#" in arm', 'return "@" in arm'),
+    M("an arm of another commit is taken for a rerun", "cnnbench/report/frame.py",
+      '"seed", "block", "arm", "twin", "cold")', '"seed", "block", "twin", "cold")'),
 ]  # fmt: skip
 
 

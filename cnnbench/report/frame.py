@@ -25,7 +25,7 @@ from cnnbench.stats import CELL_KEYS, LENGTH_KEYS, ROW_KEYS
 
 TARGETS = (VAL_ACCURACY_FLOOR, 0.99)  # the floor every passing full-length run reaches
 # one round: a block's run is its block's (another block's same seed is another round)
-ROUND_KEYS = (*CELL_KEYS, "seed", "block", "twin", "cold")
+ROUND_KEYS = (*CELL_KEYS, "seed", "block", "arm", "twin", "cold")  # arm: another commit's
 PATHS = tuple(path_label(*variant) for variant in VARIANTS)  # display order
 
 
