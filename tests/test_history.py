@@ -54,7 +54,7 @@ def test_the_verdict_gives_a_history_one_line_with_each_backends_largest_step(
     from cnnbench.report.headline import verdict_markdown
 
     _releases(tmp_path, monkeypatch)  # b.jsonl, steps 1/1.2 then 36/52: the largest
-    arms = tuple(parse_arm(a) for a in ("torch:native", "torch:keras-default",
+    arms = tuple(parse_arm(a) for a in ("torch:native", "jax:native", "torch:keras-default",
                                         "torch:keras-default@3.16.0"))  # fmt: skip
     path = tmp_path / "one-version.jsonl"
     _run(Block(arms=arms, filters=(16,), rounds=6), path, Machine(drift=0.3, cv=0.02, seed=1))

@@ -14,7 +14,7 @@ from test_block import ARMS, Machine, _run
 
 from cnnbench.block import Block, aa_arms, parse_arm
 from cnnbench.report import cli
-from cnnbench.report.blocks import verdict_lines
+from cnnbench.report.blocks import block_tables, verdict_lines
 from cnnbench.report.compare import session_drift
 from cnnbench.report.frame import cold_rounds, frame, one_run_per_round
 from cnnbench.report.read import load
@@ -208,3 +208,22 @@ def test_an_arm_of_another_commit_is_its_own_round_never_a_rerun(tmp_path, monke
     line = " ".join(verdict_lines(kept))
     found = re.search(r"commit 0123abcd over the block's own: torch (\S+)x \[(\S+), (\S+)\]", line)
     assert found and float(found[2]) <= 1.1 <= float(found[3])  # the planted 1.1x
+    (table,) = block_tables(kept)
+    assert table.columns[-1] == "× own arm"
+    (row,) = [r for r in table.rows if r.label == "torch:native#0123abcd"]
+    assert row.cells[-1].short == f"{found[1]}x [{found[2]}, {found[3]}]"
+
+
+def test_a_block_of_one_backend_stays_out_of_the_readme_verdict(tmp_path):
+    """It decides a setting or a commit (its table and the docs say so); the verdict's
+    few lines set backends side by side."""
+    from cnnbench.report.headline import verdict_markdown
+
+    one = Block(arms=aa_arms(ARMS[:2], ARMS[0]), filters=(16,), rounds=4, epochs=10)
+    _run(one, tmp_path / "one.jsonl", Machine(seed=1))
+    both = [str(_full_block(tmp_path)), str(tmp_path / "one.jsonl")]
+    data = frame(load(both).runs)
+    text = verdict_markdown(data, data)
+    assert text.count("**CPU, 16 filters**") == 1 and "jax native" in text
+    alone = frame(load([str(tmp_path / "one.jsonl")]).runs)
+    assert "**CPU, 16 filters**" in " ".join(verdict_lines(alone))  # its own lines exist

@@ -283,6 +283,8 @@ MUTANTS = [
       'return "@" in arm or "#" in arm', 'return "@" in arm'),
     M("an arm of another commit is taken for a rerun", "cnnbench/report/frame.py",
       '"seed", "block", "arm", "twin", "cold")', '"seed", "block", "twin", "cold")'),
+    M("a block of one backend gets README verdict lines", "cnnbench/report/headline.py",
+      'others = others[others["block"].isin(backends[backends > 1].index)]', "pass"),
 ]  # fmt: skip
 
 

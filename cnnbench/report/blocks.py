@@ -123,6 +123,7 @@ def _ratio(ratio: stats.Ratio | None) -> Cell | None:
 def block_tables(data: pd.DataFrame) -> list[TableModel]:
     tables = []
     for s in summaries(data):
+        own = any(a.to_own for a in s.arms)  # another Keras or commit: over this one's arm
         rows = [
             Row(
                 a.arm,
@@ -130,12 +131,13 @@ def block_tables(data: pd.DataFrame) -> list[TableModel]:
                     Cell(a.spread.text(), f"{a.spread.text()} (n={a.spread.rounds})"),
                     _ratio(a.to_fastest) or Cell("fastest", "fastest"),
                     _ratio(a.to_native),
+                    *([_ratio(a.to_own)] if own else []),
                 ],
             )
             for a in s.arms
         ]
         if s.aa is not None:
-            rows.append(Row(f"{AA}: {s.aa_arm} twice", [None, _ratio(s.aa), None]))
+            rows.append(Row(f"{AA}: {s.aa_arm} twice", [None, _ratio(s.aa), None] + [None] * own))
         floor = "no A/A arm" if s.aa is None else f"A/A {s.aa.text()}"
         state = " — DISTURBED: the A/A interval excludes 1" if s.disturbed else ""
         tables.append(
@@ -147,7 +149,7 @@ def block_tables(data: pd.DataFrame) -> list[TableModel]:
                 "[95% interval of the centre]; ratios: paired by round, the geometric mean "
                 "with its 95% t interval (sees ±N%: the smallest change these rounds find "
                 f"four times in five). Noise floor: {floor}.",
-                ["seconds", "× fastest", "× native"],
+                ["seconds", "× fastest", "× native", *(["× own arm"] if own else [])],
                 rows,
                 corner="arm",
             )

@@ -72,8 +72,9 @@ def headline_markdown(data: pd.DataFrame, figure: str | None) -> str:
 
 
 def verdict_markdown(data: pd.DataFrame, blocks: pd.DataFrame | None = None) -> str:
-    """A few lines: first each block's (`report.blocks.verdict_lines`: ratios with their
-    intervals, from runs timed side by side) and each Keras history's largest steps
+    """A few lines: first each block's of several backends (`report.blocks.verdict_lines`:
+    ratios with their intervals, from runs timed side by side) and each Keras history's
+    largest steps
     (`report.history.history_lines`, in place of the blocks' single-version lines), then
     per device and precision of the per-session sweeps, what is fastest and what Keras costs."""
     from cnnbench.report.blocks import verdict_lines
@@ -84,6 +85,9 @@ def verdict_markdown(data: pd.DataFrame, blocks: pd.DataFrame | None = None) -> 
     if blocks is not None and not blocks.empty:  # a history has its line; its versions say more
         histories = history_lines(blocks)
         others = blocks[~blocks["block"].isin(history_blocks(blocks))]
+        # a block of one backend decides a setting or a commit: its table and docs say it
+        backends = others.groupby("block")["backend"].nunique()
+        others = others[others["block"].isin(backends[backends > 1].index)]
         found = [*verdict_lines(others, versions=not histories), *histories]
     if found:  # ratios from blocks; the sweeps' seconds are never ranked across sessions
         return "\n".join([*found, *accuracy_lines(sweep)])
