@@ -227,3 +227,16 @@ def test_a_block_of_one_backend_stays_out_of_the_readme_verdict(tmp_path):
     assert text.count("**CPU, 16 filters**") == 1 and "jax native" in text
     alone = frame(load([str(tmp_path / "one.jsonl")]).runs)
     assert "**CPU, 16 filters**" in " ".join(verdict_lines(alone))  # its own lines exist
+
+
+def test_the_aa_target_names_each_disturbed_block(tmp_path):
+    from cnnbench.report.targets import block_targets
+
+    calm = frame(load([str(_full_block(tmp_path))]).runs)
+    assert block_targets(calm)[-1] == "- A/A interval holds 1 in every block: 1 of 1 blocks, met."
+    upset = _full_block(tmp_path / "d", {"torch:native (A/A twin)": 1.3}, seed=1)
+    both = frame(load([str(tmp_path / "block.jsonl"), str(upset)]).runs)
+    line = block_targets(both)[-1]
+    assert line.startswith("- A/A interval holds 1 in every block: 1 of 2 blocks; Fake CPU")
+    assert "16 filters, torch:native 1.2" in line and "DISTURBED" in line
+    assert line.endswith(", missed.")

@@ -285,6 +285,8 @@ MUTANTS = [
       '"seed", "block", "arm", "twin", "cold")', '"seed", "block", "twin", "cold")'),
     M("a block of one backend gets README verdict lines", "cnnbench/report/headline.py",
       'others = others[others["block"].isin(backends[backends > 1].index)]', "pass"),
+    M("the A/A target ignores a disturbed block", "cnnbench/report/targets.py",
+      "disturbed = [s for s in pairs if s.disturbed]", "disturbed = []"),
 ]  # fmt: skip
 
 

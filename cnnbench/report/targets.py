@@ -226,4 +226,20 @@ def block_targets(blocks: pd.DataFrame) -> list[str]:
                     f"- {kind.upper()}, {target.label}, one block ({s.machine}, {s.filters} "
                     f"filters): " + "; ".join(parts) + "."
                 )
-    return lines
+    return lines + aa_lines(summaries(blocks))
+
+
+def aa_lines(found) -> list[str]:
+    """The A/A target over every block with an A/A pair: its interval holds 1."""
+    pairs = [s for s in found if s.aa is not None and s.aa.known]
+    if not pairs:
+        return []
+    disturbed = [s for s in pairs if s.disturbed]
+    named = "".join(
+        f"; {s.machine}, {s.filters} filters, {s.aa_arm} {s.aa.text()} (DISTURBED, marked so "
+        "wherever it is used)"
+        for s in disturbed
+    )
+    verdict = "missed" if disturbed else "met"
+    return [f"- A/A interval holds 1 in every block: {len(pairs) - len(disturbed)} of "
+            f"{len(pairs)} blocks{named}, {verdict}."]
