@@ -74,9 +74,9 @@ def headline_markdown(data: pd.DataFrame, figure: str | None) -> str:
 def verdict_markdown(data: pd.DataFrame, blocks: pd.DataFrame | None = None) -> str:
     """A few lines: first each block's of several backends (`report.blocks.verdict_lines`:
     ratios with their intervals, from runs timed side by side) and each Keras history's
-    largest steps
-    (`report.history.history_lines`, in place of the blocks' single-version lines), then
-    per device and precision of the per-session sweeps, what is fastest and what Keras costs."""
+    largest steps (`report.history.history_lines`, in place of the blocks' single-version
+    lines), then per device and precision of the per-session sweeps, what is fastest and
+    what Keras costs."""
     from cnnbench.report.blocks import verdict_lines
     from cnnbench.report.history import history_blocks, history_lines
 

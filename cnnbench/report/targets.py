@@ -189,19 +189,16 @@ def judged(ratio, bound: float) -> str:
     return "undecided (the interval holds the bound)"
 
 
-def _other_code(arm: str) -> bool:
-    """An arm of another Keras (`@`) or another commit (`#`): not this code's path."""
-    return "@" in arm or "#" in arm
-
-
 def block_targets(blocks: pd.DataFrame) -> list[str]:
     """The "× native" targets from blocks alone: each Keras arm's paired ratio to its
-    backend's native arm in the same block, with its interval, judged on the interval."""
+    backend's native arm in the same block, with its interval, judged on the interval;
+    then the A/A target over every block."""
     from cnnbench.experiment import FULL_LENGTH
-    from cnnbench.report.blocks import summaries
+    from cnnbench.report.blocks import plain, summaries
 
     lines = []
-    found = [s for s in summaries(blocks) if s.length == tuple(FULL_LENGTH)]
+    every = summaries(blocks)
+    found = [s for s in every if s.length == tuple(FULL_LENGTH)]
     for target in TARGETS:
         if target.metric != "× native":
             continue
@@ -211,7 +208,8 @@ def block_targets(blocks: pd.DataFrame) -> list[str]:
                 continue
             parts = []
             for backend in target.backends:
-                arms = [a for a in s.arms if a.backend == backend and not _other_code(a.arm)]
+                # this code's arms only: not another Keras's (`@`) or commit's (`#`)
+                arms = [a for a in s.arms if a.backend == backend and plain(a.arm) == a.arm]
                 path = target.path
                 if (path == "keras tuned" and not any(a.path == path for a in arms)
                         and profiles.same_as_default(backend, kind)):
@@ -226,7 +224,7 @@ def block_targets(blocks: pd.DataFrame) -> list[str]:
                     f"- {kind.upper()}, {target.label}, one block ({s.machine}, {s.filters} "
                     f"filters): " + "; ".join(parts) + "."
                 )
-    return lines + aa_lines(summaries(blocks))
+    return lines + aa_lines(every)
 
 
 def aa_lines(found) -> list[str]:
